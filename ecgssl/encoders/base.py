@@ -1,0 +1,86 @@
+"""Encoder base class: every encoder declares its signal contract.
+
+An encoder maps a (batch, leads, time) signal to a (batch, output_dim) representation.
+Multi-branch encoders also expose per-lead latents (batch, leads, per_lead_dim) through
+:meth:`Encoder.forward_leads`, which lead-aware methods such as BELL use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from ecgssl.validation import check_signal
+
+__all__ = ["Encoder"]
+
+
+class Encoder(nn.Module):
+    """Base class for ECG encoders.
+
+    Subclasses set the contract attributes in ``__init__`` and implement :meth:`encode`.
+    Constructor arguments must be JSON-serialisable; subclasses store them with
+    :meth:`_remember_config` so that a checkpoint can rebuild the encoder.
+
+    Attributes:
+        n_leads: Number of input leads the encoder accepts.
+        input_length: Exact number of input samples required, or ``None`` for any length.
+        min_length: Smallest input length (samples) the encoder can process.
+        output_dim: Size of the flat representation returned by :meth:`forward`.
+        per_lead_dim: Size of each per-lead latent for multi-branch encoders, else ``None``.
+    """
+
+    n_leads: int
+    input_length: int | None = None
+    min_length: int = 1
+    output_dim: int
+    per_lead_dim: int | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config: dict[str, Any] = {}
+
+    def _remember_config(self, name: str, **kwargs: Any) -> None:
+        self._config = {"name": name, **kwargs}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The registry spec (``{"name": ..., **kwargs}``) that rebuilds this encoder."""
+        return dict(self._config)
+
+    @property
+    def is_multibranch(self) -> bool:
+        """Whether the encoder produces per-lead latents."""
+        return self.per_lead_dim is not None
+
+    def check_input(self, x: Tensor) -> Tensor:
+        """Validate ``x`` against the contract and return it (raises ``ValueError``)."""
+        check_signal(
+            x,
+            name=f"input to {type(self).__name__}",
+            n_leads=self.n_leads,
+            length=self.input_length,
+            min_length=self.min_length,
+            finite=False,
+        )
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, leads, time) -> (batch, output_dim)."""
+        return self.encode(self.check_input(x))
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Compute the flat representation of an already-validated input."""
+        raise NotImplementedError
+
+    def forward_leads(self, x: Tensor) -> Tensor:
+        """(batch, leads, time) -> per-lead latents (batch, leads, per_lead_dim).
+
+        Raises:
+            TypeError: the encoder is not multi-branch.
+        """
+        raise TypeError(
+            f"{type(self).__name__} is not a multi-branch encoder and has no per-lead latents; "
+            "use encoder='multibranch' for lead-aware methods such as BELL"
+        )
