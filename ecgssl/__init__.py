@@ -1,3 +1,58 @@
-"""ecgssl: self-supervised learning for multi-lead electrocardiograms."""
+"""ecgssl: self-supervised learning for multi-lead electrocardiograms.
+
+Quick start::
+
+    import ecgssl
+
+    result = ecgssl.pretrain(method="bell")            # built-in simulated 12-lead ECGs
+    print(ecgssl.evaluate(result.encoder).macro_auroc)  # linear probe on the test split
+"""
 
 __version__ = "0.1.0.dev0"
+
+# Importing the subpackages registers every augmentation, encoder, method and dataset.
+from ecgssl import augment, data, encoders, evaluation, methods, training  # noqa: E402
+from ecgssl.api import (  # noqa: E402
+    build_encoder,
+    embed,
+    evaluate,
+    list_augmentations,
+    list_datasets,
+    list_encoders,
+    list_methods,
+    load_dataset,
+    pretrain,
+)
+from ecgssl.data.base import ECGDataset  # noqa: E402
+from ecgssl.evaluation.protocol import EvaluationResult  # noqa: E402
+from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry  # noqa: E402
+from ecgssl.training import Pretrainer, PretrainConfig, PretrainResult  # noqa: E402
+
+__all__ = [
+    "AUGMENTATIONS",
+    "DATASETS",
+    "ENCODERS",
+    "METHODS",
+    "ECGDataset",
+    "EvaluationResult",
+    "PretrainConfig",
+    "PretrainResult",
+    "Pretrainer",
+    "Registry",
+    "__version__",
+    "augment",
+    "build_encoder",
+    "data",
+    "embed",
+    "encoders",
+    "evaluate",
+    "evaluation",
+    "list_augmentations",
+    "list_datasets",
+    "list_encoders",
+    "list_methods",
+    "load_dataset",
+    "methods",
+    "pretrain",
+    "training",
+]

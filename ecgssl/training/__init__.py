@@ -1,1 +1,25 @@
-"""ecgssl.training"""
+"""The shared training loop, its configuration, optimisers and checkpoints."""
+
+from ecgssl.training.checkpoint import (
+    atomic_torch_save,
+    find_checkpoints,
+    latest_valid_checkpoint,
+    load_checkpoint,
+)
+from ecgssl.training.config import PretrainConfig
+from ecgssl.training.optim import LARS, build_optimizer, warmup_cosine
+from ecgssl.training.pretrainer import NonFiniteLossError, Pretrainer, PretrainResult
+
+__all__ = [
+    "LARS",
+    "NonFiniteLossError",
+    "PretrainConfig",
+    "PretrainResult",
+    "Pretrainer",
+    "atomic_torch_save",
+    "build_optimizer",
+    "find_checkpoints",
+    "latest_valid_checkpoint",
+    "load_checkpoint",
+    "warmup_cosine",
+]

@@ -1,0 +1,216 @@
+"""User entry points: :func:`pretrain`, :func:`evaluate`, :func:`embed`, ``list_*``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ecgssl.augment.base import AugSpec, TwoViews
+from ecgssl.augment.policies import ssl_policy
+from ecgssl.data.base import ECGDataset
+from ecgssl.encoders.base import Encoder
+from ecgssl.evaluation.embed import embed as _embed
+from ecgssl.evaluation.protocol import EvaluationResult, evaluate_encoder
+from ecgssl.methods.base import SSLMethod
+from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS
+from ecgssl.training.config import PretrainConfig
+from ecgssl.training.pretrainer import Pretrainer, PretrainResult
+
+__all__ = [
+    "build_encoder",
+    "embed",
+    "evaluate",
+    "list_augmentations",
+    "list_datasets",
+    "list_encoders",
+    "list_methods",
+    "load_dataset",
+    "pretrain",
+]
+
+DatasetSpec = str | Mapping[str, Any] | ECGDataset
+EncoderSpec = str | Mapping[str, Any] | Encoder
+
+
+def list_augmentations() -> list[str]:
+    """Names of the registered augmentations."""
+    return AUGMENTATIONS.list()
+
+
+def list_encoders() -> list[str]:
+    """Names of the registered encoders."""
+    return ENCODERS.list()
+
+
+def list_methods() -> list[str]:
+    """Names of the registered SSL methods."""
+    return METHODS.list()
+
+
+def list_datasets() -> list[str]:
+    """Names of the registered datasets."""
+    return DATASETS.list()
+
+
+def load_dataset(dataset: DatasetSpec, **kwargs: Any) -> ECGDataset:
+    """Load a dataset from a registered name, a ``{"name": ..., **kwargs}`` spec, or pass an
+    :class:`ECGDataset` through."""
+    if isinstance(dataset, ECGDataset):
+        if kwargs:
+            raise TypeError("dataset keyword arguments cannot be applied to a loaded ECGDataset")
+        return dataset
+    ds = DATASETS.build(dataset, **kwargs)
+    if not isinstance(ds, ECGDataset):
+        raise TypeError(f"dataset loader {dataset!r} returned {type(ds).__name__}")
+    return ds
+
+
+def build_encoder(encoder: EncoderSpec, n_leads: int, **kwargs: Any) -> Encoder:
+    """Build an encoder for ``n_leads`` from a name, spec or instance (checked)."""
+    if isinstance(encoder, Encoder):
+        if encoder.n_leads != n_leads:
+            raise ValueError(
+                f"the encoder expects {encoder.n_leads} leads but the data have {n_leads}"
+            )
+        return encoder
+    if isinstance(encoder, Mapping):
+        enc = ENCODERS.build({**encoder, "n_leads": n_leads}, **kwargs)
+    else:
+        enc = ENCODERS.build(encoder, n_leads=n_leads, **kwargs)
+    if not isinstance(enc, Encoder):
+        raise TypeError(f"encoder spec {encoder!r} built {type(enc).__name__}")
+    return enc
+
+
+def _split_overrides(method_cls: type[SSLMethod], overrides: dict[str, Any]) -> tuple[dict, dict]:
+    config_keys = PretrainConfig.field_names()
+    method_params = set(inspect.signature(method_cls.__init__).parameters) - {"self", "encoder"}
+    cfg, hp = {}, {}
+    for k, v in overrides.items():
+        if k in config_keys:
+            cfg[k] = v
+        elif k in method_params:
+            hp[k] = v
+        else:
+            raise TypeError(
+                f"unknown option {k!r} for method {method_cls.name!r}. Method options: "
+                f"{sorted(method_params)}; training options: {sorted(config_keys)}"
+            )
+    return cfg, hp
+
+
+def pretrain(
+    method: str = "bell",
+    dataset: DatasetSpec = "synthetic",
+    encoder: EncoderSpec | None = None,
+    *,
+    epochs: int | None = None,
+    augmentations: TwoViews | AugSpec | list[AugSpec] | None = None,
+    window_seconds: float | None = 2.5,
+    dataset_kwargs: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> PretrainResult:
+    """Pretrain an encoder with a registered SSL method.
+
+    Args:
+        method: Registered method name (``ecgssl.list_methods()``), e.g. ``"bell"``.
+        dataset: Registered dataset name or spec, or an :class:`ECGDataset`; pretraining uses
+            its train split only (labels are ignored).
+        encoder: Encoder name/spec/instance; default: the method's default encoder
+            (``multibranch`` for every built-in method, so methods compare on equal footing).
+        epochs: Training epochs (default: :class:`PretrainConfig`'s).
+        augmentations: View pipeline; default :func:`ecgssl.augment.ssl_policy` with
+            ``window_seconds``.
+        window_seconds: Length of the training windows cropped from each record (``None``:
+            whole records).
+        dataset_kwargs: Extra arguments for the dataset loader (e.g. ``{"n_records": 500}``).
+        **overrides: :class:`PretrainConfig` fields (``lr``, ``batch_size``, ``device``,
+            ``seed``, ``checkpoint_dir``, ``resume``...) and method hyperparameters
+            (``gamma``, ``temperature``, ``shared_weights``...).
+
+    Returns:
+        A :class:`PretrainResult` with ``.encoder``, ``.history`` and ``.checkpoint_path``.
+
+    Example:
+        >>> import ecgssl
+        >>> result = ecgssl.pretrain(method="bell", epochs=20, gamma=0.8)
+        >>> ecgssl.evaluate(result.encoder, dataset="synthetic").macro_auroc
+    """
+    method_cls = METHODS.get(method)
+    cfg_overrides, hparams = _split_overrides(method_cls, overrides)
+    if epochs is not None:
+        cfg_overrides["epochs"] = epochs
+    config = PretrainConfig(**cfg_overrides)  # validate before any expensive work
+    ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
+    torch.manual_seed(config.seed)
+    spec = encoder if encoder is not None else method_cls.default_encoder(**hparams)
+    enc = build_encoder(spec, ds.n_leads)
+    ssl = METHODS.build(method, encoder=enc, **hparams)
+    views = augmentations if augmentations is not None else ssl_policy(window_seconds)
+    metadata = {"dataset": ds.name, "dataset_info": _jsonable(ds.info), "window_seconds": window_seconds}
+    trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata)
+    return trainer.fit(ds)
+
+
+def evaluate(
+    encoder: Encoder | PretrainResult,
+    dataset: DatasetSpec = "synthetic",
+    protocol: str = "linear",
+    label_fraction: float = 1.0,
+    seed: int = 0,
+    device: str = "auto",
+    dataset_kwargs: Mapping[str, Any] | None = None,
+) -> EvaluationResult:
+    """Evaluate a (pretrained) encoder on a labeled dataset.
+
+    Args:
+        encoder: An encoder or the :class:`PretrainResult` of :func:`pretrain`.
+        dataset: Registered name/spec or an :class:`ECGDataset` with labels and splits.
+        protocol: ``"linear"``: logistic-regression probe on frozen embeddings, C chosen on
+            the validation split, scored on the test split.
+        label_fraction: Fraction of the training labels used, in (0, 1].
+        seed: Seed of the label-fraction sample.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        dataset_kwargs: Extra arguments for the dataset loader.
+
+    Returns:
+        An :class:`EvaluationResult`; ``.macro_auroc`` is the primary metric.
+    """
+    if isinstance(encoder, PretrainResult):
+        encoder = encoder.encoder
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
+    ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
+    return evaluate_encoder(encoder, ds, protocol, label_fraction, seed, device)
+
+
+def embed(
+    encoder: Encoder | PretrainResult,
+    signals: np.ndarray | Tensor | ECGDataset,
+    batch_size: int = 256,
+    device: str = "auto",
+    per_lead: bool = False,
+) -> np.ndarray:
+    """Embed (records, leads, time) signals with a frozen encoder; see
+    :func:`ecgssl.evaluation.embed`."""
+    if isinstance(encoder, PretrainResult):
+        encoder = encoder.encoder
+    return _embed(encoder, signals, batch_size=batch_size, device=device, per_lead=per_lead)
+
+
+def _jsonable(obj: Any) -> Any:
+    """A JSON-like copy of ``obj`` (numpy scalars/arrays turned into Python values)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj

@@ -1,0 +1,58 @@
+"""Frozen-encoder embeddings of whole records, batched."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ecgssl.data.base import ECGDataset
+from ecgssl.device import resolve_device
+from ecgssl.encoders.base import Encoder
+from ecgssl.validation import check_positive, check_signal
+
+__all__ = ["embed"]
+
+
+@torch.no_grad()
+def embed(
+    encoder: Encoder,
+    signals: np.ndarray | Tensor | ECGDataset,
+    batch_size: int = 256,
+    device: str | torch.device = "auto",
+    per_lead: bool = False,
+) -> np.ndarray:
+    """Representations of ``signals`` from a frozen encoder (eval mode), as float32 numpy.
+
+    Args:
+        encoder: Any ecgssl encoder (e.g. ``result.encoder`` after pretraining).
+        signals: (records, leads, time) array/tensor, or an :class:`ECGDataset`.
+        batch_size: Records per forward pass.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        per_lead: Return per-lead latents (records, leads, D) (multi-branch encoders only).
+
+    Returns:
+        (records, output_dim) embeddings, or (records, leads, per_lead_dim) with ``per_lead``.
+    """
+    if isinstance(signals, ECGDataset):
+        signals = signals.signals
+    x = torch.as_tensor(signals)
+    if not x.is_floating_point():
+        x = x.float()
+    check_signal(x, name="signals to embed", n_leads=encoder.n_leads, min_length=encoder.min_length)
+    check_positive(batch_size, "batch_size")
+    dev = resolve_device(device)
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        model_dev = next(encoder.parameters()).device
+        encoder.to(dev)
+        outs = []
+        for start in range(0, x.shape[0], int(batch_size)):
+            xb = x[start : start + int(batch_size)].to(dev, dtype=torch.float32)
+            out = encoder.forward_leads(xb) if per_lead else encoder(xb)
+            outs.append(out.float().cpu())
+        encoder.to(model_dev)
+    finally:
+        encoder.train(was_training)
+    return torch.cat(outs).numpy()

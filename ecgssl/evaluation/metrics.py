@@ -1,0 +1,82 @@
+"""Classification metrics for multi-label and single-label ECG tasks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+__all__ = ["classification_metrics", "macro_auprc", "macro_auroc"]
+
+
+def _scorable(y_true: np.ndarray) -> np.ndarray:
+    """Columns with at least one positive and one negative."""
+    pos = y_true.sum(axis=0)
+    return (pos > 0) & (pos < y_true.shape[0])
+
+
+def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if y_true.shape != y_score.shape or y_true.ndim != 2:
+        raise ValueError(
+            f"y_true and y_score must both be (samples, classes), got {y_true.shape} and "
+            f"{y_score.shape}"
+        )
+    if not np.isfinite(y_score).all():
+        raise ValueError("y_score contains NaN or Inf")
+    return y_true, y_score
+
+
+def _macro(metric, y_true: np.ndarray, y_score: np.ndarray, name: str) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+    y_true, y_score = _check(y_true, y_score)
+    ok = _scorable(y_true)
+    per_class = np.full(y_true.shape[1], np.nan)
+    if not ok.any():
+        raise ValueError(f"{name} is undefined: no class has both positives and negatives")
+    if not ok.all():
+        warnings.warn(
+            f"{name}: {int((~ok).sum())} class(es) have only one label value in y_true and are "
+            "left out of the macro average",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    for c in np.flatnonzero(ok):
+        per_class[c] = metric(y_true[:, c], y_score[:, c])
+    return float(np.nanmean(per_class)), per_class
+
+
+def macro_auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Mean one-vs-rest ROC AUC over classes that have positives and negatives."""
+    return _macro(roc_auc_score, y_true, y_score, "macro AUROC")[0]
+
+
+def macro_auprc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Mean one-vs-rest average precision over classes with positives and negatives."""
+    return _macro(average_precision_score, y_true, y_score, "macro AUPRC")[0]
+
+
+def classification_metrics(
+    y_true: np.ndarray, y_score: np.ndarray, classes: tuple[str, ...] | list[str],
+    multilabel: bool = True,
+) -> dict[str, float]:  # fmt: skip
+    """Macro AUROC (primary), macro AUPRC, per-class AUROC and, for single-label tasks,
+    accuracy of the arg-max.
+
+    Args:
+        y_true: Multi-hot (or one-hot) targets (samples, classes).
+        y_score: Scores or probabilities (samples, classes).
+        classes: Class names, for the per-class entries.
+        multilabel: Whether the task is multi-label (accuracy is reported otherwise).
+    """
+    auroc, per_class = _macro(roc_auc_score, y_true, y_score, "macro AUROC")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        auprc, _ = _macro(average_precision_score, y_true, y_score, "macro AUPRC")
+    out: dict[str, float] = {"macro_auroc": auroc, "macro_auprc": auprc}
+    if not multilabel:
+        out["accuracy"] = float((y_score.argmax(1) == np.asarray(y_true).argmax(1)).mean())
+    for name, v in zip(classes, per_class):
+        out[f"auroc/{name}"] = float(v)
+    return out

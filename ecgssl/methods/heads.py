@@ -1,0 +1,112 @@
+"""Projection and prediction heads: a plain MLP and a batched per-lead MLP.
+
+``MLPHead`` is the BYOL/SimCLR head (Linear -> BatchNorm -> ReLU -> Linear).
+``LeadwiseMLPHead`` applies one such MLP *per lead* to per-lead latents
+(batch, leads, dim) with all leads computed in one batched matmul (``einsum``), which is
+how BELL's per-lead projectors and predictors stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LeadwiseLinear", "LeadwiseMLPHead", "MLPHead"]
+
+
+class MLPHead(nn.Module):
+    """Linear -> BatchNorm1d -> ReLU -> Linear (Grill et al. 2020; Chen et al. 2020).
+
+    Args:
+        in_dim: Input features.
+        hidden_dim: Hidden units.
+        out_dim: Output features.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int) -> None:
+        super().__init__()
+        for name, v in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
+            if int(v) < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden_dim, bias=False),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, out_dim),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in_dim) -> (batch, out_dim)."""
+        return self.net(x)
+
+
+class LeadwiseLinear(nn.Module):
+    """A separate linear map per lead, all leads in one ``einsum``.
+
+    Args:
+        n_leads: Number of leads (separate weight matrices); 1 shares one map across leads.
+        in_dim: Input features per lead.
+        out_dim: Output features per lead.
+        bias: Add a per-lead bias.
+    """
+
+    def __init__(self, n_leads: int, in_dim: int, out_dim: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_leads, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.zeros(n_leads, out_dim)) if bias else None
+        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default init, per lead
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, leads, in_dim) -> (batch, leads, out_dim)."""
+        if self.weight.shape[0] == 1:
+            y = x @ self.weight[0]
+        else:
+            y = torch.einsum("bli,lio->blo", x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+
+class LeadwiseMLPHead(nn.Module):
+    """Per-lead MLP head: LeadwiseLinear -> BatchNorm (per lead and unit) -> ReLU -> LeadwiseLinear.
+
+    Args:
+        n_leads: Number of leads.
+        in_dim: Input features per lead.
+        hidden_dim: Hidden units per lead.
+        out_dim: Output features per lead.
+        shared: Share one MLP across all leads instead of one per lead.
+    """
+
+    def __init__(
+        self, n_leads: int, in_dim: int, hidden_dim: int, out_dim: int, shared: bool = False
+    ) -> None:
+        super().__init__()
+        for name, v in (
+            ("n_leads", n_leads), ("in_dim", in_dim), ("hidden_dim", hidden_dim),
+            ("out_dim", out_dim),
+        ):  # fmt: skip
+            if int(v) < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
+        n_maps = 1 if shared else n_leads
+        self.n_leads = n_leads
+        self.shared = shared
+        self.fc1 = LeadwiseLinear(n_maps, in_dim, hidden_dim, bias=False)
+        # Per-lead statistics when separate; pooled over leads when shared.
+        self.bn = nn.BatchNorm1d(hidden_dim if shared else n_leads * hidden_dim)
+        self.fc2 = LeadwiseLinear(n_maps, hidden_dim, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, leads, in_dim) -> (batch, leads, out_dim)."""
+        b, n_leads, _ = x.shape
+        if n_leads != self.n_leads:
+            raise ValueError(f"head built for {self.n_leads} leads got {n_leads}")
+        h = self.fc1(x)
+        if self.shared:
+            h = self.bn(h.reshape(b * n_leads, -1)).reshape(b, n_leads, -1)
+        else:
+            h = self.bn(h.reshape(b, -1)).reshape(b, n_leads, -1)
+        return self.fc2(torch.relu(h))

@@ -1,0 +1,113 @@
+"""Validated configuration of a pretraining run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PretrainConfig"]
+
+_OPTIMIZERS = ("adamw", "lars", "adam", "sgd")
+
+
+@dataclass
+class PretrainConfig:
+    """Settings of the shared training loop (identical for every SSL method).
+
+    Attributes:
+        epochs: Passes over the training records.
+        batch_size: Records per step (two views each).
+        lr: Peak learning rate (after warm-up).
+        weight_decay: Decoupled weight decay (not applied to biases and norm parameters).
+        optimizer: ``"adamw"`` (default), ``"lars"`` (SGD + LARS trust ratio), ``"adam"``
+            or ``"sgd"``.
+        momentum: SGD/LARS momentum.
+        warmup_epochs: Linear warm-up length, in epochs (fractions allowed).
+        min_lr_ratio: Final learning rate of the cosine schedule, as a fraction of ``lr``.
+        grad_clip: Clip the global gradient norm to this value (``None`` or 0: no clipping).
+        amp: Mixed precision on CUDA (``"auto"``: on for CUDA, off on CPU; bool to force).
+        device: ``"auto"`` (CUDA if available, else CPU), or a torch device string.
+        seed: Seed for weights, batch order and augmentations.
+        drop_last: Drop the last incomplete batch of each epoch.
+        checkpoint_dir: Folder for checkpoints (``None``: no checkpoints).
+        checkpoint_every: Save every N epochs (the final epoch is always saved).
+        keep_last: Number of most recent checkpoints kept.
+        resume: ``None``; ``"auto"`` (newest valid checkpoint in ``checkpoint_dir``); or a path.
+        progress: Show a tqdm progress bar.
+        nan_policy: What a non-finite loss does: ``"raise"`` (stop with the step) or ``"skip"``
+            (drop the batch and count it).
+    """
+
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    warmup_epochs: float = 2.0
+    min_lr_ratio: float = 0.01
+    grad_clip: float | None = 3.0
+    amp: bool | str = "auto"
+    device: str = "auto"
+    seed: int = 0
+    drop_last: bool = True
+    checkpoint_dir: str | Path | None = None
+    checkpoint_every: int = 10
+    keep_last: int = 2
+    resume: str | Path | None = None
+    progress: bool = True
+    nan_policy: str = "raise"
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str, minimum: int = 1) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+
+        def number(name: str, low: float, high: float = math.inf, strict_low: bool = False) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+            if (v <= low if strict_low else v < low) or v > high:
+                bound = f"> {low}" if strict_low else f">= {low}"
+                extra = f" and <= {high}" if high != math.inf else ""
+                raise ValueError(f"{name} must be {bound}{extra}, got {v}")
+
+        positive_int("epochs")
+        positive_int("batch_size")
+        positive_int("checkpoint_every")
+        positive_int("keep_last")
+        positive_int("seed", 0)
+        number("lr", 0.0, strict_low=True)
+        number("weight_decay", 0.0)
+        number("momentum", 0.0, 1.0)
+        number("warmup_epochs", 0.0)
+        number("min_lr_ratio", 0.0, 1.0)
+        if self.grad_clip is not None:
+            number("grad_clip", 0.0)
+        self.optimizer = str(self.optimizer).lower()
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        if self.amp not in (True, False, "auto"):
+            raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+        if self.nan_policy not in ("raise", "skip"):
+            raise ValueError(f"nan_policy must be 'raise' or 'skip', got {self.nan_policy!r}")
+        if self.resume is not None and self.resume != "auto" and not Path(self.resume).exists():
+            raise ValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
+        if self.resume == "auto" and self.checkpoint_dir is None:
+            raise ValueError("resume='auto' needs a checkpoint_dir to look in")
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        """Names of all configuration fields."""
+        return {f.name for f in fields(cls)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dictionary of the settings."""
+        d = asdict(self)
+        for k in ("checkpoint_dir", "resume"):
+            if d[k] is not None:
+                d[k] = str(d[k])
+        return d

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from ecgssl.data import ECGDataset
+from ecgssl.evaluation import (
+    LinearProbe,
+    classification_metrics,
+    embed,
+    evaluate_encoder,
+    label_fraction_indices,
+    macro_auroc,
+)
+from ecgssl.registry import ENCODERS
+
+
+def multilabel(n: int = 200, c: int = 4, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, c)) < np.linspace(0.05, 0.5, c)).astype(np.float32)
+    return y
+
+
+def test_macro_auroc_matches_sklearn_and_skips_constant_classes():
+    rng = np.random.default_rng(0)
+    y = multilabel()
+    s = y + rng.normal(0, 1.0, y.shape)
+    expected = np.mean([roc_auc_score(y[:, c], s[:, c]) for c in range(y.shape[1])])
+    assert macro_auroc(y, s) == pytest.approx(expected)
+    y2 = y.copy()
+    y2[:, 0] = 0
+    with pytest.warns(RuntimeWarning, match="only one label value"):
+        v = macro_auroc(y2, s)
+    assert v == pytest.approx(np.mean([roc_auc_score(y[:, c], s[:, c]) for c in range(1, 4)]))
+    with pytest.raises(ValueError, match="NaN"):
+        macro_auroc(y, s * np.nan)
+
+
+def test_single_label_metrics_report_accuracy():
+    y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    m = classification_metrics(y, y * 2.0, ("a", "b", "c"), multilabel=False)
+    assert m["accuracy"] == 1.0 and m["macro_auroc"] == 1.0 and m["auroc/b"] == 1.0
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5, 1.0])
+def test_label_fraction_sampler(fraction):
+    y = multilabel(n=500)
+    idx = label_fraction_indices(y, fraction, seed=1)
+    assert len(idx) == int(np.ceil(fraction * 500))
+    assert len(np.unique(idx)) == len(idx)
+    assert (y[idx].sum(0) > 0).all(), "every class keeps at least one positive"
+    np.testing.assert_array_equal(idx, label_fraction_indices(y, fraction, seed=1))
+    if fraction < 1:
+        assert not np.array_equal(idx, label_fraction_indices(y, fraction, seed=2))
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, float("nan")])
+def test_label_fraction_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="label_fraction"):
+        label_fraction_indices(multilabel(), bad)
+
+
+def test_linear_probe_learns_a_separable_task():
+    rng = np.random.default_rng(0)
+    y = multilabel(n=300)
+    x = np.concatenate([y * 2.0 + rng.normal(0, 0.5, y.shape), rng.normal(size=(300, 10))], 1)
+    tr, va, te = slice(0, 200), slice(200, 250), slice(250, 300)
+    res = LinearProbe().fit_evaluate((x[tr], y[tr]), (x[va], y[va]), (x[te], y[te]),
+                                     classes=list("abcd"))  # fmt: skip
+    assert res.metrics["macro_auroc"] > 0.95
+    assert res.C in LinearProbe().Cs
+
+
+def _toy_dataset(n: int = 90) -> ECGDataset:
+    rng = np.random.default_rng(0)
+    y = np.eye(3, dtype=np.float32)[np.arange(n) % 3]
+    t = np.arange(200) / 100.0
+    freq = np.array([1.0, 3.0, 6.0])[np.arange(n) % 3]
+    sig = np.sin(2 * np.pi * freq[:, None, None] * t) + 0.2 * rng.normal(size=(n, 2, 200))
+    split = np.array(["train", "val", "test"])[np.arange(n) // 3 % 3]
+    return ECGDataset(sig.astype(np.float32), 100.0, ("I", "II"), y, ("a", "b", "c"), split,
+                      multilabel=False)  # fmt: skip
+
+
+def test_evaluate_encoder_end_to_end():
+    torch.manual_seed(0)
+    enc = ENCODERS.build("multibranch", n_leads=2, per_lead_dim=8, width=4)
+    res = evaluate_encoder(enc, _toy_dataset(), device="cpu")
+    assert 0.5 < res.macro_auroc <= 1.0
+    assert "accuracy" in res.metrics and res.n_test == 30 and res.n_train == 30
+    small = evaluate_encoder(enc, _toy_dataset(), label_fraction=0.2, device="cpu")
+    assert small.n_train == 6
+
+
+def test_embed_shapes_and_errors():
+    torch.manual_seed(0)
+    enc = ENCODERS.build("multibranch", n_leads=2, per_lead_dim=8, width=4)
+    x = np.random.default_rng(0).normal(size=(5, 2, 150)).astype(np.float32)
+    assert embed(enc, x, batch_size=2, device="cpu").shape == (5, 16)
+    assert embed(enc, x, device="cpu", per_lead=True).shape == (5, 2, 8)
+    with pytest.raises(ValueError, match="leads"):
+        embed(enc, x[:, :1], device="cpu")
+    x[1, 0, 3] = np.inf
+    with pytest.raises(ValueError, match="Inf"):
+        embed(enc, x, device="cpu")
+    with pytest.raises(ValueError, match="leads"):
+        evaluate_encoder(ENCODERS.build("multibranch", n_leads=3), _toy_dataset(), device="cpu")
