@@ -1,0 +1,72 @@
+"""Amplitude augmentations: gain, polarity and DC offset."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ecgssl.augment.base import Augmentation, rand, uniform
+from ecgssl.registry import AUGMENTATIONS
+from ecgssl.validation import check_in_range, check_positive, check_range_pair
+
+__all__ = ["AmplitudeScale", "BaselineShift", "SignInversion"]
+
+
+@AUGMENTATIONS.register("amplitude_scale", "scale")
+class AmplitudeScale(Augmentation):
+    """Multiply by a random gain per sample (and optionally per lead).
+
+    Simulates differences in amplifier gain, body habitus and electrode-skin contact, which
+    change ECG amplitudes without changing the diagnosis (voltage criteria aside).
+
+    Args:
+        scale: (min, max) gain.
+        per_lead: Draw an independent gain for each lead.
+    """
+
+    def __init__(self, scale: tuple[float, float] = (0.8, 1.25), per_lead: bool = False) -> None:
+        self.scale = check_range_pair(scale, "scale", 0.0, 1e3)
+        self.per_lead = bool(per_lead)
+
+    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+        shape = (x.shape[0], x.shape[1] if self.per_lead else 1, 1)
+        return x * uniform(*self.scale, shape, generator, x.device).to(x.dtype)
+
+
+@AUGMENTATIONS.register("sign_inversion", "flip", "invert")
+class SignInversion(Augmentation):
+    """Invert the polarity (x -> -x) of a sample with probability ``p``.
+
+    Simulates swapped electrode polarity. Note that polarity is diagnostic in real ECGs
+    (inverted T waves, aVR); use with care for morphology tasks.
+
+    Args:
+        p: Per-sample probability of inversion.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = check_in_range(p, "p", 0.0, 1.0)
+
+    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+        flip = rand((x.shape[0], 1, 1), generator, x.device) < self.p
+        return torch.where(flip, -x, x)
+
+
+@AUGMENTATIONS.register("baseline_shift", "dc_offset")
+class BaselineShift(Augmentation):
+    """Add a constant offset of up to ``max_mv`` millivolts per sample (and per lead).
+
+    Simulates an electrode offset potential / DC drift not removed by the amplifier.
+
+    Args:
+        max_mv: Largest absolute offset in mV.
+        per_lead: Draw an independent offset for each lead.
+    """
+
+    def __init__(self, max_mv: float = 0.5, per_lead: bool = True) -> None:
+        self.max_mv = check_positive(max_mv, "max_mv", allow_zero=True)
+        self.per_lead = bool(per_lead)
+
+    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+        shape = (x.shape[0], x.shape[1] if self.per_lead else 1, 1)
+        return x + uniform(-self.max_mv, self.max_mv, shape, generator, x.device).to(x.dtype)
