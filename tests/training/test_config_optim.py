@@ -50,12 +50,12 @@ def test_lars_minimises_a_quadratic():
     w = torch.nn.Parameter(torch.randn(10))
     b = torch.nn.Parameter(torch.zeros(10))
     opt = LARS([{"params": [w]}, {"params": [b], "lars_exclude": True}], lr=0.5, eta=0.1)
-    start = float((w**2).sum() + ((b - 1) ** 2).sum())
+    start = float((w**2).sum().detach() + ((b - 1) ** 2).sum().detach())
     for _ in range(200):
         opt.zero_grad()
         loss = (w**2).sum() + ((b - 1) ** 2).sum()
         loss.backward()
         opt.step()
-    assert float((w**2).sum() + ((b - 1) ** 2).sum()) < 0.05 * start
+    assert float((w**2).sum().detach() + ((b - 1) ** 2).sum().detach()) < 0.05 * start
     with pytest.raises(ValueError, match="lr"):
         LARS([w], lr=0.0)

@@ -34,9 +34,8 @@ def method(name: str = "bell", leads: int = 3, seed: int = 0):
 
 def fit(tmp_path=None, epochs: int = 3, **kw):
     ckpt = {"checkpoint_dir": tmp_path, "checkpoint_every": 1, "keep_last": 10} if tmp_path else {}
-    trainer = Pretrainer(method(), views(), epochs=epochs, batch_size=8, progress=False,
-                         device="cpu", **ckpt, **kw)  # fmt: skip
-    return trainer.fit(signals(), fs=FS)
+    options = {"epochs": epochs, "batch_size": 8, "progress": False, "device": "cpu", **ckpt, **kw}
+    return Pretrainer(method(), views(), **options).fit(signals(), fs=FS)
 
 
 def state(result):
