@@ -11,8 +11,8 @@ Quick start::
 __version__ = "0.1.0.dev0"
 
 # Importing the subpackages registers every augmentation, encoder, method and dataset.
-from ecgssl import augment, data, encoders, evaluation, methods, training  # noqa: E402
-from ecgssl.api import (  # noqa: E402
+from ecgssl import augment, data, encoders, evaluation, methods, training
+from ecgssl.api import (
     build_encoder,
     embed,
     evaluate,
@@ -23,10 +23,10 @@ from ecgssl.api import (  # noqa: E402
     load_dataset,
     pretrain,
 )
-from ecgssl.data.base import ECGDataset  # noqa: E402
-from ecgssl.evaluation.protocol import EvaluationResult  # noqa: E402
-from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry  # noqa: E402
-from ecgssl.training import Pretrainer, PretrainConfig, PretrainResult  # noqa: E402
+from ecgssl.data.base import ECGDataset
+from ecgssl.evaluation.protocol import EvaluationResult
+from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry
+from ecgssl.training import PretrainConfig, Pretrainer, PretrainResult
 
 __all__ = [
     "AUGMENTATIONS",

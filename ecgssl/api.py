@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -141,7 +141,7 @@ def pretrain(
         >>> result = ecgssl.pretrain(method="bell", epochs=20, gamma=0.8)
         >>> ecgssl.evaluate(result.encoder, dataset="synthetic").macro_auroc
     """
-    method_cls = METHODS.get(method)
+    method_cls = cast("type[SSLMethod]", METHODS.get(method))
     cfg_overrides, hparams = _split_overrides(method_cls, overrides)
     if epochs is not None:
         cfg_overrides["epochs"] = epochs
@@ -152,7 +152,11 @@ def pretrain(
     enc = build_encoder(spec, ds.n_leads)
     ssl = METHODS.build(method, encoder=enc, **hparams)
     views = augmentations if augmentations is not None else ssl_policy(window_seconds)
-    metadata = {"dataset": ds.name, "dataset_info": _jsonable(ds.info), "window_seconds": window_seconds}
+    metadata = {
+        "dataset": ds.name,
+        "dataset_info": _jsonable(ds.info),
+        "window_seconds": window_seconds,
+    }
     trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata)
     return trainer.fit(ds)
 

@@ -19,6 +19,7 @@ An unknown name raises :class:`KeyError` listing the closest registered names.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
@@ -112,11 +113,11 @@ class Registry(Generic[T]):
             f"got {type(spec).__name__}"
         )
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         """Sorted canonical names (aliases are not listed)."""
         return sorted(self._factories)
 
-    def aliases(self, name: str) -> list[str]:
+    def aliases(self, name: str) -> builtins.list[str]:
         """The aliases registered for ``name``."""
         key = self.canonical(name)
         return sorted(a for a, k in self._aliases.items() if k == key)

@@ -101,13 +101,13 @@ def check_in_range(
     ok = low <= value <= high if inclusive else low < value < high
     if not ok or not math.isfinite(value):
         brackets = "[]" if inclusive else "()"
-        raise ValueError(
-            f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}"
-        )
+        raise ValueError(f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}")
     return value
 
 
-def check_range_pair(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
+def check_range_pair(
+    value: Sequence[float], name: str, low: float, high: float
+) -> tuple[float, float]:
     """Check a ``(min, max)`` pair with ``low <= min <= max <= high``; return it as a tuple."""
     if len(value) != 2:
         raise ValueError(f"{name} must be a (min, max) pair, got {value!r}")

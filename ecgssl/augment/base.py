@@ -60,7 +60,10 @@ def uniform(
 
 
 def randint(
-    low: int, high: Tensor | int, shape: Sequence[int], generator: torch.Generator | None,
+    low: int,
+    high: Tensor | int,
+    shape: Sequence[int],
+    generator: torch.Generator | None,
     device: torch.device,
 ) -> Tensor:
     """Integers uniform in ``[low, high]`` (inclusive); ``high`` may be a per-sample tensor."""
@@ -98,9 +101,7 @@ class Augmentation:
         return 1
 
     def extra_repr(self) -> str:
-        return ", ".join(
-            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_")
-        )
+        return ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

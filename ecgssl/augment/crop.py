@@ -178,4 +178,3 @@ class TimeWarp(Augmentation):
         w = (pos - lo.float()).to(x.dtype)[:, None, :]
         gather = lambda i: torch.gather(x, 2, i[:, None, :].expand(-1, x.shape[1], -1))  # noqa: E731
         return gather(lo) * (1 - w) + gather(hi) * w
-

@@ -73,9 +73,7 @@ class BandPass(Augmentation):
         self.low_hz = check_range_pair(low_hz, "low_hz", 0.0, 1e4)
         self.high_hz = check_range_pair(high_hz, "high_hz", 1e-3, 1e4)
         if self.low_hz[1] >= self.high_hz[0]:
-            raise ValueError(
-                f"low_hz {self.low_hz} must lie below high_hz {self.high_hz}"
-            )
+            raise ValueError(f"low_hz {self.low_hz} must lie below high_hz {self.high_hz}")
         if order < 1:
             raise ValueError(f"order must be >= 1, got {order}")
         self.order = int(order)

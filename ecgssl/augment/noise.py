@@ -36,7 +36,7 @@ class GaussianNoise(Augmentation):
         self.snr_db = None if snr_db is None else check_range_pair(snr_db, "snr_db", -100, 200)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
-        b, n_leads, _ = x.shape
+        b, _n_leads, _ = x.shape
         if self.snr_db is None:
             sigma = uniform(*self.sigma_mv, (b, 1, 1), generator, x.device)
         else:

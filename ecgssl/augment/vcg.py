@@ -39,7 +39,9 @@ def _kors(x: Tensor) -> Tensor:
 def ecg_to_vcg(x: Tensor) -> Tensor:
     """(batch, 12, time) standard-order ECG -> (batch, 3, time) VCG (X, Y, Z)."""
     if x.ndim != 3 or x.shape[1] != 12:
-        raise ValueError(f"ecg_to_vcg needs (batch, 12, time) in standard order, got {tuple(x.shape)}")
+        raise ValueError(
+            f"ecg_to_vcg needs (batch, 12, time) in standard order, got {tuple(x.shape)}"
+        )
     return torch.einsum("vl,blt->bvt", _kors(x), x[:, list(_INDEPENDENT)].float())
 
 

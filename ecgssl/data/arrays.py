@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,11 +15,15 @@ from ecgssl.validation import STANDARD_LEADS
 __all__ = ["hash_split", "load_arrays"]
 
 
-def hash_split(ids: Sequence[str], fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> np.ndarray:
+def hash_split(
+    ids: Sequence[Any] | np.ndarray, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+) -> np.ndarray:
     """Deterministic train/val/test assignment from a hash of each id (stable across runs,
     machines and dataset order)."""
     u = np.array([int(hashlib.sha256(str(i).encode()).hexdigest()[:8], 16) / 16**8 for i in ids])
-    return np.where(u < fractions[0], "train", np.where(u < fractions[0] + fractions[1], "val", "test"))
+    return np.where(
+        u < fractions[0], "train", np.where(u < fractions[0] + fractions[1], "val", "test")
+    )
 
 
 @DATASETS.register("arrays", "numpy")
@@ -82,7 +87,9 @@ def load_arrays(
                 raise ValueError("2-D labels must be a multi-hot matrix of 0s and 1s")
             y = lab.astype(np.float32)
         else:
-            raise ValueError(f"labels must be 1-D indices or a 2-D multi-hot matrix, got {lab.shape}")
+            raise ValueError(
+                f"labels must be 1-D indices or a 2-D multi-hot matrix, got {lab.shape}"
+            )
         if classes is None:
             classes = tuple(f"class{i}" for i in range(y.shape[1]))
     if split is None:

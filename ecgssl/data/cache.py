@@ -13,7 +13,14 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_npz", "cache_dir", "config_hash", "load_npz"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_json",
+    "atomic_write_npz",
+    "cache_dir",
+    "config_hash",
+    "load_npz",
+]
 
 
 def cache_dir() -> Path:
@@ -63,13 +70,13 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     """Save arrays as an uncompressed ``.npz`` atomically."""
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     """Save ``obj`` as JSON atomically."""
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
-    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type,return-value]
+    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -23,7 +23,9 @@ class ConvBNAct(nn.Sequential):
         groups: int = 1,
     ) -> None:  # fmt: skip
         layers: list[nn.Module] = [
-            nn.Conv1d(c_in, c_out, kernel_size, stride, kernel_size // 2, bias=False, groups=groups),
+            nn.Conv1d(
+                c_in, c_out, kernel_size, stride, kernel_size // 2, bias=False, groups=groups
+            ),
             nn.BatchNorm1d(c_out),
         ]
         if act:

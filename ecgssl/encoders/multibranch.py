@@ -137,7 +137,7 @@ class MultiBranchEncoder(Encoder):
         h = x.reshape(b * n_leads, 1, t) if self.shared_weights else x
         for block in self.blocks:
             h = block(h, impl)
-        return h.mean(dim=-1).reshape(b, n_leads, self.per_lead_dim)
+        return h.mean(dim=-1).reshape(b, n_leads, -1)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.forward_leads(x).flatten(1)

@@ -30,6 +30,14 @@ class BasicBlock1d(nn.Module):
         self.shortcut = nn.Sequential(*shortcut)
         self.act = nn.ReLU(inplace=True)
 
+    def zero_init_last_bn(self) -> None:
+        """Zero the last BatchNorm's scale so that the residual block starts as identity."""
+        last = self.convs[-1]
+        assert isinstance(last, ConvBNAct)
+        bn = last[1]
+        assert isinstance(bn, nn.BatchNorm1d)
+        nn.init.zeros_(bn.weight)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.convs(x) + self.shortcut(x))
 
@@ -96,8 +104,8 @@ class ResNet1d(Encoder):
         self.min_length = 2 ** (len(depth) + 1)
         init_weights(self)
         for block in self.blocks:  # zero-init each block's last BN: blocks start as identity
-            nn.init.zeros_(block.convs[-1][1].weight)
+            assert isinstance(block, BasicBlock1d)
+            block.zero_init_last_bn()
 
     def encode(self, x: Tensor) -> Tensor:
         return self.proj(self.pool(self.blocks(self.stem(x))))
-

@@ -43,7 +43,9 @@ class LinearProbe:
         self.Cs = tuple(float(c) for c in Cs)
         self.max_iter = max_iter
 
-    def _fit_predict(self, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, C: float) -> np.ndarray:
+    def _fit_predict(
+        self, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, C: float
+    ) -> np.ndarray:
         scores = np.zeros((x_eval.shape[0], y.shape[1]))
         for c in range(y.shape[1]):
             yc = y[:, c]
@@ -81,4 +83,6 @@ class LinearProbe:
                     best_c, best_auc = C, auc
         scores = self._fit_predict(xtr, train[1], xte, best_c)
         metrics = classification_metrics(test[1], scores, tuple(classes), multilabel)
-        return ProbeResult(metrics=metrics, C=best_c, val_macro_auroc=float(best_auc), scores=scores)
+        return ProbeResult(
+            metrics=metrics, C=best_c, val_macro_auroc=float(best_auc), scores=scores
+        )

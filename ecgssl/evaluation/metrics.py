@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -29,7 +30,12 @@ def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndar
     return y_true, y_score
 
 
-def _macro(metric, y_true: np.ndarray, y_score: np.ndarray, name: str) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+def _macro(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    name: str,
+) -> tuple[float, np.ndarray]:
     y_true, y_score = _check(y_true, y_score)
     ok = _scorable(y_true)
     per_class = np.full(y_true.shape[1], np.nan)

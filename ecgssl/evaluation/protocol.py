@@ -90,8 +90,13 @@ def evaluate_encoder(
     }
     labels = {"train": train.labels, "val": parts["val"].labels, "test": parts["test"].labels}
     probe = LinearProbe()
+    train_xy, val_xy, test_xy = (
+        (feats[s], np.asarray(labels[s])) for s in ("train", "val", "test")
+    )
     res = probe.fit_evaluate(
-        *((feats[s], np.asarray(labels[s])) for s in ("train", "val", "test")),
+        train_xy,
+        val_xy,
+        test_xy,
         classes=dataset.classes,
         multilabel=dataset.multilabel,
     )

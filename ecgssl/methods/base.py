@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,8 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.validation import check_in_range
 
 __all__ = ["SSLMethod", "cosine_momentum"]
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def cosine_momentum(base: float, final: float, progress: float) -> float:
@@ -121,7 +123,7 @@ class SSLMethod(nn.Module):
         return {"name": "multibranch"}
 
     # -- EMA targets ---------------------------------------------------------------------
-    def add_momentum_pair(self, online: nn.Module) -> nn.Module:
+    def add_momentum_pair(self, online: ModuleT) -> ModuleT:
         """Create and register a frozen EMA copy of ``online``; return the copy."""
         target = copy.deepcopy(online)
         for p in target.parameters():
@@ -151,8 +153,8 @@ class SSLMethod(nn.Module):
         tau = self.momentum_at(progress)
         self.momentum = tau
         for online, target in zip(self._online, self.targets):
-            t_params = [p for p in target.parameters()]
-            o_params = [p.detach() for p in online.parameters()]
+            t_params: list[Tensor] = list(target.parameters())
+            o_params: list[Tensor] = [p.detach() for p in online.parameters()]
             if t_params:
                 torch._foreach_mul_(t_params, tau)
                 torch._foreach_add_(t_params, o_params, alpha=1.0 - tau)

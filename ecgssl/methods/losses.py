@@ -26,7 +26,9 @@ def byol_loss(p: Tensor, z: Tensor) -> Tensor:
         Scalar loss in [0, 4].
     """
     if p.shape != z.shape or p.ndim != 2:
-        raise ValueError(f"p and z must both be (batch, dim), got {tuple(p.shape)}, {tuple(z.shape)}")
+        raise ValueError(
+            f"p and z must both be (batch, dim), got {tuple(p.shape)}, {tuple(z.shape)}"
+        )
     return (2 - 2 * F.cosine_similarity(p, z, dim=-1)).mean()
 
 

@@ -85,7 +85,9 @@ def param_groups(model: nn.Module, params: list[nn.Parameter], weight_decay: flo
         for name, p in module.named_parameters(recurse=False):
             if id(p) not in chosen:
                 continue
-            is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
+            is_norm = isinstance(
+                module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+            )
             (no_decay if is_norm or name == "bias" or p.ndim <= 1 else decay).append(p)
     return [
         {"params": decay, "weight_decay": weight_decay},

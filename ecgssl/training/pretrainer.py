@@ -145,7 +145,9 @@ class Pretrainer:
             signal = {"fs": float(fs), "leads": None, "record_length": int(data.shape[-1])}
         else:
             if fs is None:
-                raise ValueError("fs (sampling rate in Hz) is required when fitting on a DataLoader")
+                raise ValueError(
+                    "fs (sampling rate in Hz) is required when fitting on a DataLoader"
+                )
             return _first_tensor(data), float(fs), {"fs": float(fs), "leads": None}
         n = data.shape[0]
         if cfg.drop_last and n < cfg.batch_size:
@@ -211,7 +213,9 @@ class Pretrainer:
                 )
 
     # -- the loop -------------------------------------------------------------------------------
-    def fit(self, data: ECGDataset | Tensor | Iterable[Any], fs: float | None = None) -> PretrainResult:
+    def fit(
+        self, data: ECGDataset | Tensor | Iterable[Any], fs: float | None = None
+    ) -> PretrainResult:
         """Pretrain on ``data``: an :class:`ECGDataset` (its train split), a (records, leads,
         time) tensor, or an iterable of batches (e.g. a DataLoader; give ``fs``).
         """
@@ -227,7 +231,9 @@ class Pretrainer:
         if steps_per_epoch == 0:
             raise ValueError("the training data yield no batches")
         total = steps_per_epoch * cfg.epochs
-        lr_factor = warmup_cosine(total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio)
+        lr_factor = warmup_cosine(
+            total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio
+        )
         use_amp = device.type == "cuda" and cfg.amp in (True, "auto")
         amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -300,7 +306,9 @@ class Pretrainer:
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
                 if cfg.progress:
-                    bar.set_postfix(loss=f"{float(loss):.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+                    bar.set_postfix(
+                        loss=f"{float(loss):.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}"
+                    )
             seconds = time.perf_counter() - t0
             record = {
                 "epoch": epoch + 1,

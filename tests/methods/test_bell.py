@@ -35,9 +35,9 @@ def test_gamma_one_equals_per_lead_byol():
     with torch.no_grad():
         z = method.target_projector(method.target_encoder.forward_leads(both))
     b = v1.shape[0]
-    expected = sum(
-        byol_loss(p[:b, i], z[b:, i]) + byol_loss(p[b:, i], z[:b, i]) for i in range(4)
-    ) / 4
+    expected = (
+        sum(byol_loss(p[:b, i], z[b:, i]) + byol_loss(p[b:, i], z[:b, i]) for i in range(4)) / 4
+    )
     assert float(out["loss"].detach()) == pytest.approx(float(expected.detach()), abs=1e-5)
 
 
@@ -68,7 +68,9 @@ def test_target_is_ema_of_online_after_a_step():
         expected = 0.9 * before_target[name] + 0.1 * online[name].detach()
         torch.testing.assert_close(t, expected, atol=1e-6, rtol=0)
     # Buffers (BatchNorm statistics) follow the online network.
-    for (_, tb), (_, ob) in zip(method.target_encoder.named_buffers(), method.encoder.named_buffers()):
+    for (_, tb), (_, ob) in zip(
+        method.target_encoder.named_buffers(), method.encoder.named_buffers()
+    ):
         torch.testing.assert_close(tb, ob)
 
 

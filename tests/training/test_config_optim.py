@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -42,7 +44,7 @@ def test_warmup_cosine_shape():
     assert f(55) == pytest.approx(0.1 + 0.9 * 0.5, abs=1e-6)
     assert f(100) == pytest.approx(0.1)
     values = [f(s) for s in range(10, 101)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 def test_lars_minimises_a_quadratic():
