@@ -15,6 +15,7 @@ from ecgssl.augment.policies import ssl_policy
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
 from ecgssl.evaluation.embed import embed as _embed
+from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import EvaluationResult, evaluate_encoder
 from ecgssl.methods.base import SSLMethod
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS
@@ -158,7 +159,11 @@ def pretrain(
         "window_seconds": window_seconds,
     }
     trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata)
-    return trainer.fit(ds)
+    result = trainer.fit(ds)
+    # The Pretrainer fits on the train split only; remember which records that was, so that
+    # evaluate() refuses a test split that overlaps them.
+    record_provenance(result.encoder, ds.subset("train") if ds.split is not None else ds)
+    return result
 
 
 def evaluate(
@@ -169,18 +174,26 @@ def evaluate(
     seed: int = 0,
     device: str = "auto",
     dataset_kwargs: Mapping[str, Any] | None = None,
+    allow_leakage: bool = False,
+    **protocol_options: Any,
 ) -> EvaluationResult:
     """Evaluate a (pretrained) encoder on a labeled dataset.
 
     Args:
         encoder: An encoder or the :class:`PretrainResult` of :func:`pretrain`.
         dataset: Registered name/spec or an :class:`ECGDataset` with labels and splits.
-        protocol: ``"linear"``: logistic-regression probe on frozen embeddings, C chosen on
-            the validation split, scored on the test split.
+        protocol: ``"linear"`` (logistic-regression probe on frozen embeddings, C chosen on
+            the validation split), ``"knn"`` (cosine k-NN on frozen embeddings) or
+            ``"finetune"`` (encoder + head trained end to end, early-stopped on validation);
+            always scored once on the test split.
         label_fraction: Fraction of the training labels used, in (0, 1].
         seed: Seed of the label-fraction sample.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         dataset_kwargs: Extra arguments for the dataset loader.
+        allow_leakage: Score a test split that overlaps the pretraining records or patients
+            (logged loudly); by default that raises :class:`ecgssl.evaluation.LeakageError`.
+        **protocol_options: ``finetune_config`` (a :class:`ecgssl.evaluation.FinetuneConfig`),
+            ``knn_k``, ``n_boot``, ``batch_size``.
 
     Returns:
         An :class:`EvaluationResult`; ``.macro_auroc`` is the primary metric.
@@ -190,7 +203,10 @@ def evaluate(
     if not isinstance(encoder, Encoder):
         raise TypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
     ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
-    return evaluate_encoder(encoder, ds, protocol, label_fraction, seed, device)
+    return evaluate_encoder(
+        encoder, ds, protocol, label_fraction, seed, device, allow_leakage=allow_leakage,
+        **protocol_options,
+    )  # fmt: skip
 
 
 def embed(

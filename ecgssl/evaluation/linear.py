@@ -43,21 +43,56 @@ class LinearProbe:
         self.Cs = tuple(float(c) for c in Cs)
         self.max_iter = max_iter
 
-    def _fit_predict(
-        self, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, C: float
-    ) -> np.ndarray:
-        scores = np.zeros((x_eval.shape[0], y.shape[1]))
+    def fit(
+        self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
+    ) -> LinearProbe:
+        """Standardise on ``x_train``, choose ``C`` by validation macro AUROC, and keep the
+        per-class classifiers fitted with it. Labels are multi-hot (records, classes)."""
+        y_train = np.asarray(y_train)
+        self.scaler_ = StandardScaler().fit(x_train)
+        xtr, xva = self.scaler_.transform(x_train), self.scaler_.transform(x_val)
+        best_c, best_auc, best_models = self.Cs[0], -np.inf, None
+        for C in self.Cs:
+            models = self._fit(xtr, y_train, C)
+            if len(self.Cs) == 1:
+                best_models = models
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                auc = macro_auroc(np.asarray(y_val), self._predict(models, xva))
+            if auc > best_auc:
+                best_c, best_auc, best_models = C, auc, models
+        assert best_models is not None
+        self.C, self.val_macro_auroc, self.models_ = best_c, float(best_auc), best_models
+        return self
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, C: float) -> list[LogisticRegression | float]:
+        models: list[LogisticRegression | float] = []
         for c in range(y.shape[1]):
             yc = y[:, c]
             if yc.min() == yc.max():  # class absent (or always present) in the train subset
-                scores[:, c] = float(yc[0])
+                models.append(float(yc[0]))
                 continue
             clf = LogisticRegression(C=C, max_iter=self.max_iter)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(x, yc)
-            scores[:, c] = clf.decision_function(x_eval)
-        return scores
+            models.append(clf)
+        return models
+
+    @staticmethod
+    def _predict(models: list[LogisticRegression | float], x: np.ndarray) -> np.ndarray:
+        cols = [
+            np.full(x.shape[0], m) if isinstance(m, float) else m.decision_function(x)
+            for m in models
+        ]
+        return np.stack(cols, axis=1)
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """Per-class scores (records, classes) of embeddings ``x`` after :meth:`fit`."""
+        if not hasattr(self, "models_"):
+            raise RuntimeError("call fit() before decision_function()")
+        return self._predict(self.models_, self.scaler_.transform(x))
 
     def fit_evaluate(
         self,
@@ -71,18 +106,9 @@ class LinearProbe:
 
         Each argument is ``(embeddings, multi-hot labels)``.
         """
-        scaler = StandardScaler().fit(train[0])
-        xtr, xva, xte = (scaler.transform(a[0]) for a in (train, val, test))
-        best_c, best_auc = self.Cs[0], -np.inf
-        if len(self.Cs) > 1:
-            for C in self.Cs:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    auc = macro_auroc(val[1], self._fit_predict(xtr, train[1], xva, C))
-                if auc > best_auc:
-                    best_c, best_auc = C, auc
-        scores = self._fit_predict(xtr, train[1], xte, best_c)
+        self.fit(train[0], train[1], val[0], val[1])
+        scores = self.decision_function(test[0])
         metrics = classification_metrics(test[1], scores, tuple(classes), multilabel)
         return ProbeResult(
-            metrics=metrics, C=best_c, val_macro_auroc=float(best_auc), scores=scores
+            metrics=metrics, C=self.C, val_macro_auroc=self.val_macro_auroc, scores=scores
         )

@@ -8,7 +8,14 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-__all__ = ["classification_metrics", "macro_auprc", "macro_auroc"]
+__all__ = [
+    "best_thresholds",
+    "bootstrap_ci",
+    "classification_metrics",
+    "f1_at_thresholds",
+    "macro_auprc",
+    "macro_auroc",
+]
 
 
 def _scorable(y_true: np.ndarray) -> np.ndarray:
@@ -86,3 +93,74 @@ def classification_metrics(
     for name, v in zip(classes, per_class):
         out[f"auroc/{name}"] = float(v)
     return out
+
+
+def best_thresholds(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
+    """Per-class decision thresholds that maximise F1 on ``(y_true, y_score)``.
+
+    Choose them on the validation split and apply them to the test split
+    (:func:`f1_at_thresholds`). A class without positives gets ``+inf`` (never predicted).
+    """
+    y_true, y_score = _check(y_true, y_score)
+    thr = np.full(y_true.shape[1], np.inf)
+    for c in range(y_true.shape[1]):
+        pos = y_true[:, c] > 0
+        if not pos.any():
+            continue
+        cand = np.unique(y_score[:, c])
+        pred = y_score[:, c][None, :] >= cand[:, None]  # (candidates, samples)
+        tp = (pred & pos).sum(axis=1)
+        f1 = 2 * tp / (pred.sum(axis=1) + pos.sum())
+        thr[c] = cand[int(np.argmax(f1))]
+    return thr
+
+
+def f1_at_thresholds(y_true: np.ndarray, y_score: np.ndarray, thresholds: np.ndarray) -> float:
+    """Macro F1 of the predictions ``y_score >= thresholds`` (classes with positives only)."""
+    y_true, y_score = _check(y_true, y_score)
+    pred = y_score >= np.asarray(thresholds)[None, :]
+    pos = y_true > 0
+    has_pos = pos.any(axis=0)
+    if not has_pos.any():
+        raise ValueError("macro F1 is undefined: no class has positives")
+    tp = (pred & pos).sum(axis=0)
+    denom = pred.sum(axis=0) + pos.sum(axis=0)
+    f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    return float(f1[has_pos].mean())
+
+
+def bootstrap_ci(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of ``metric`` over test records.
+
+    Resamples records with replacement ``n_boot`` times; resamples on which the metric is
+    undefined (e.g. a class loses all its positives) are dropped.
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` when no resample gives a defined value.
+    """
+    y_true, y_score = _check(y_true, y_score)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    n = y_true.shape[0]
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(int(n_boot)):
+            idx = rng.integers(0, n, n)
+            try:
+                values.append(metric(y_true[idx], y_score[idx]))
+            except ValueError:
+                continue
+    if not values:
+        return (float("nan"), float("nan"))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)

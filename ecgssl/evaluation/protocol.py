@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,22 @@ import torch
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
 from ecgssl.evaluation.embed import embed
+from ecgssl.evaluation.finetune import FinetuneConfig, finetune
+from ecgssl.evaluation.knn import knn_scores
+from ecgssl.evaluation.leakage import check_leakage
 from ecgssl.evaluation.linear import LinearProbe
+from ecgssl.evaluation.metrics import (
+    best_thresholds,
+    bootstrap_ci,
+    classification_metrics,
+    f1_at_thresholds,
+    macro_auroc,
+)
 from ecgssl.evaluation.sampling import label_fraction_indices
 
 __all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder"]
 
-PROTOCOLS = ("linear",)
+PROTOCOLS = ("linear", "knn", "finetune")
 
 
 @dataclass
@@ -24,8 +35,10 @@ class EvaluationResult:
     """Metrics of one evaluation run.
 
     Attributes:
-        metrics: ``macro_auroc`` (primary), ``macro_auprc``, per-class ``auroc/<class>`` and,
-            for single-label tasks, ``accuracy``.
+        metrics: ``macro_auroc`` (primary) with its bootstrap 95 % interval
+            ``macro_auroc_ci_low``/``macro_auroc_ci_high``, ``macro_auprc``, ``macro_f1``
+            (per-class thresholds chosen on validation), per-class ``auroc/<class>`` and, for
+            single-label tasks, ``accuracy``.
         protocol: The protocol used.
         label_fraction: Fraction of training labels used.
         n_train: Labeled training records used.
@@ -56,17 +69,32 @@ def evaluate_encoder(
     seed: int = 0,
     device: str | torch.device = "auto",
     batch_size: int = 256,
+    finetune_config: FinetuneConfig | None = None,
+    knn_k: int = 20,
+    n_boot: int = 200,
+    allow_leakage: bool = False,
 ) -> EvaluationResult:
-    """Evaluate a frozen encoder on ``dataset`` (needs labels and train/val/test splits).
+    """Evaluate an encoder on ``dataset`` (needs labels and train/val/test splits).
+
+    Every protocol uses the same seeded label-fraction sample of the training split, selects
+    its settings on the validation split, and scores the test split once.
 
     Args:
-        encoder: The encoder to evaluate.
+        encoder: The encoder to evaluate (left unchanged by every protocol).
         dataset: A labeled dataset with a split assignment.
-        protocol: ``"linear"`` (logistic-regression probe on frozen embeddings).
+        protocol: ``"linear"`` (logistic regression on frozen embeddings, C chosen on
+            validation), ``"knn"`` (cosine k-nearest neighbours on frozen embeddings) or
+            ``"finetune"`` (encoder + linear head trained end to end, early-stopped on
+            validation).
         label_fraction: Fraction of training labels to use, in (0, 1].
-        seed: Seed of the label-fraction sample.
-        device: Device for the embeddings.
+        seed: Seed of the label-fraction sample (and of fine-tuning).
+        device: Device for the embeddings / fine-tuning.
         batch_size: Records per forward pass when embedding.
+        finetune_config: Settings of the ``"finetune"`` protocol.
+        knn_k: Neighbours of the ``"knn"`` protocol.
+        n_boot: Bootstrap resamples of the test split for the confidence interval (0: none).
+        allow_leakage: Score the test split even if it shares records or patients with the
+            encoder's pretraining data (logged loudly); by default that raises.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
@@ -80,28 +108,52 @@ def evaluate_encoder(
             f"{encoder.n_leads}"
         )
     parts = {s: dataset.subset(s) for s in ("train", "val", "test")}
+    leaked = check_leakage(encoder, parts["test"], allow_leakage)
     train = parts["train"]
     assert train.labels is not None
     idx = label_fraction_indices(train.labels, label_fraction, seed)
     train = train.select(idx)
-    feats = {
-        name: embed(encoder, part.signals, batch_size=batch_size, device=device)
-        for name, part in (("train", train), ("val", parts["val"]), ("test", parts["test"]))
+    labels = {
+        "train": np.asarray(train.labels),
+        "val": np.asarray(parts["val"].labels),
+        "test": np.asarray(parts["test"].labels),
     }
-    labels = {"train": train.labels, "val": parts["val"].labels, "test": parts["test"].labels}
-    probe = LinearProbe()
-    train_xy, val_xy, test_xy = (
-        (feats[s], np.asarray(labels[s])) for s in ("train", "val", "test")
+    details: dict[str, Any] = {"leaked_test_records": leaked}
+    if protocol == "finetune":
+        cfg = finetune_config or FinetuneConfig(seed=seed)
+        ft = finetune(
+            encoder, (train.signals, labels["train"]), (parts["val"].signals, labels["val"]),
+            multilabel=dataset.multilabel, config=cfg, device=device,
+        )  # fmt: skip
+        val_scores = ft.scores(parts["val"].signals, batch_size)
+        test_scores = ft.scores(parts["test"].signals, batch_size)
+        details.update(best_epoch=ft.best_epoch, val_macro_auroc=ft.val_macro_auroc)
+    else:
+        feats = {
+            name: embed(encoder, part.signals, batch_size=batch_size, device=device)
+            for name, part in (("train", train), ("val", parts["val"]), ("test", parts["test"]))
+        }
+        if protocol == "linear":
+            probe = LinearProbe().fit(feats["train"], labels["train"], feats["val"], labels["val"])
+            val_scores = probe.decision_function(feats["val"])
+            test_scores = probe.decision_function(feats["test"])
+            details.update(C=probe.C, val_macro_auroc=probe.val_macro_auroc)
+        else:
+            val_scores = knn_scores(feats["train"], labels["train"], feats["val"], k=knn_k)
+            test_scores = knn_scores(feats["train"], labels["train"], feats["test"], k=knn_k)
+            details.update(k=min(knn_k, len(train)))
+    metrics = classification_metrics(
+        labels["test"], test_scores, tuple(dataset.classes), dataset.multilabel
     )
-    res = probe.fit_evaluate(
-        train_xy,
-        val_xy,
-        test_xy,
-        classes=dataset.classes,
-        multilabel=dataset.multilabel,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        metrics["macro_f1"] = f1_at_thresholds(
+            labels["test"], test_scores, best_thresholds(labels["val"], val_scores)
+        )
+    if n_boot > 0:
+        lo, hi = bootstrap_ci(macro_auroc, labels["test"], test_scores, n_boot=n_boot, seed=seed)
+        metrics["macro_auroc_ci_low"], metrics["macro_auroc_ci_high"] = lo, hi
     return EvaluationResult(
-        metrics=res.metrics, protocol=protocol, label_fraction=label_fraction,
-        n_train=len(train), n_test=len(parts["test"]),
-        details={"C": res.C, "val_macro_auroc": res.val_macro_auroc},
+        metrics=metrics, protocol=protocol, label_fraction=label_fraction,
+        n_train=len(train), n_test=len(parts["test"]), details=details,
     )  # fmt: skip
