@@ -14,7 +14,12 @@ from ecgssl.evaluation.metrics import (
     macro_auprc,
     macro_auroc,
 )
-from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_encoder
+from ecgssl.evaluation.protocol import (
+    PROTOCOLS,
+    EvaluationResult,
+    evaluate_encoder,
+    evaluate_fractions,
+)
 from ecgssl.evaluation.sampling import label_fraction_indices
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "classification_metrics",
     "embed",
     "evaluate_encoder",
+    "evaluate_fractions",
     "f1_at_thresholds",
     "finetune",
     "knn_scores",

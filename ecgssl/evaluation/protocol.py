@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from ecgssl.evaluation.metrics import (
 )
 from ecgssl.evaluation.sampling import label_fraction_indices
 
-__all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder"]
+__all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder", "evaluate_fractions"]
 
 PROTOCOLS = ("linear", "knn", "finetune")
 
@@ -96,6 +97,27 @@ def evaluate_encoder(
         allow_leakage: Score the test split even if it shares records or patients with the
             encoder's pretraining data (logged loudly); by default that raises.
     """
+    return evaluate_fractions(
+        encoder, dataset, (label_fraction,), protocol, seed, device, batch_size,
+        finetune_config, knn_k, n_boot, allow_leakage,
+    )[0]  # fmt: skip
+
+
+def evaluate_fractions(
+    encoder: Encoder,
+    dataset: ECGDataset,
+    label_fractions: Sequence[float] = (0.01, 0.1, 1.0),
+    protocol: str = "linear",
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    batch_size: int = 256,
+    finetune_config: FinetuneConfig | None = None,
+    knn_k: int = 20,
+    n_boot: int = 200,
+    allow_leakage: bool = False,
+) -> list[EvaluationResult]:
+    """:func:`evaluate_encoder` at several label fractions, embedding every record once
+    (frozen-embedding protocols). Arguments as in :func:`evaluate_encoder`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
     if dataset.labels is None:
@@ -109,39 +131,61 @@ def evaluate_encoder(
         )
     parts = {s: dataset.subset(s) for s in ("train", "val", "test")}
     leaked = check_leakage(encoder, parts["test"], allow_leakage)
-    train = parts["train"]
-    assert train.labels is not None
-    idx = label_fraction_indices(train.labels, label_fraction, seed)
-    train = train.select(idx)
-    labels = {
-        "train": np.asarray(train.labels),
-        "val": np.asarray(parts["val"].labels),
-        "test": np.asarray(parts["test"].labels),
-    }
-    details: dict[str, Any] = {"leaked_test_records": leaked}
-    if protocol == "finetune":
-        cfg = finetune_config or FinetuneConfig(seed=seed)
-        ft = finetune(
-            encoder, (train.signals, labels["train"]), (parts["val"].signals, labels["val"]),
-            multilabel=dataset.multilabel, config=cfg, device=device,
-        )  # fmt: skip
-        val_scores = ft.scores(parts["val"].signals, batch_size)
-        test_scores = ft.scores(parts["test"].signals, batch_size)
-        details.update(best_epoch=ft.best_epoch, val_macro_auroc=ft.val_macro_auroc)
-    else:
+    train_all = parts["train"]
+    assert train_all.labels is not None
+    samples = [label_fraction_indices(train_all.labels, f, seed) for f in label_fractions]
+    labels = {s: np.asarray(parts[s].labels) for s in ("train", "val", "test")}
+    feats: dict[str, np.ndarray] = {}
+    if protocol != "finetune":
         feats = {
-            name: embed(encoder, part.signals, batch_size=batch_size, device=device)
-            for name, part in (("train", train), ("val", parts["val"]), ("test", parts["test"]))
+            s: embed(encoder, parts[s].signals, batch_size=batch_size, device=device)
+            for s in ("train", "val", "test")
         }
-        if protocol == "linear":
-            probe = LinearProbe().fit(feats["train"], labels["train"], feats["val"], labels["val"])
+    results = []
+    for fraction, idx in zip(label_fractions, samples):
+        details: dict[str, Any] = {"leaked_test_records": leaked}
+        y_train = labels["train"][idx]
+        if protocol == "finetune":
+            cfg = finetune_config or FinetuneConfig(seed=seed)
+            ft = finetune(
+                encoder, (train_all.signals[idx], y_train), (parts["val"].signals, labels["val"]),
+                multilabel=dataset.multilabel, config=cfg, device=device,
+            )  # fmt: skip
+            val_scores = ft.scores(parts["val"].signals, batch_size)
+            test_scores = ft.scores(parts["test"].signals, batch_size)
+            details.update(best_epoch=ft.best_epoch, val_macro_auroc=ft.val_macro_auroc)
+        elif protocol == "linear":
+            probe = LinearProbe().fit(feats["train"][idx], y_train, feats["val"], labels["val"])
             val_scores = probe.decision_function(feats["val"])
             test_scores = probe.decision_function(feats["test"])
             details.update(C=probe.C, val_macro_auroc=probe.val_macro_auroc)
         else:
-            val_scores = knn_scores(feats["train"], labels["train"], feats["val"], k=knn_k)
-            test_scores = knn_scores(feats["train"], labels["train"], feats["test"], k=knn_k)
-            details.update(k=min(knn_k, len(train)))
+            tr = feats["train"][idx]
+            val_scores = knn_scores(tr, y_train, feats["val"], k=knn_k)
+            test_scores = knn_scores(tr, y_train, feats["test"], k=knn_k)
+            details.update(k=min(knn_k, len(idx)))
+        metrics = _metrics(dataset, labels, val_scores, test_scores, n_boot, seed)
+        results.append(
+            EvaluationResult(
+                metrics=metrics,
+                protocol=protocol,
+                label_fraction=fraction,
+                n_train=len(idx),
+                n_test=len(parts["test"]),
+                details=details,
+            )
+        )
+    return results
+
+
+def _metrics(
+    dataset: ECGDataset,
+    labels: dict[str, np.ndarray],
+    val_scores: np.ndarray,
+    test_scores: np.ndarray,
+    n_boot: int,
+    seed: int,
+) -> dict[str, float]:
     metrics = classification_metrics(
         labels["test"], test_scores, tuple(dataset.classes), dataset.multilabel
     )
@@ -153,7 +197,4 @@ def evaluate_encoder(
     if n_boot > 0:
         lo, hi = bootstrap_ci(macro_auroc, labels["test"], test_scores, n_boot=n_boot, seed=seed)
         metrics["macro_auroc_ci_low"], metrics["macro_auroc_ci_high"] = lo, hi
-    return EvaluationResult(
-        metrics=metrics, protocol=protocol, label_fraction=label_fraction,
-        n_train=len(train), n_test=len(parts["test"]), details=details,
-    )  # fmt: skip
+    return metrics
