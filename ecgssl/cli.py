@@ -1,4 +1,4 @@
-"""Command line: ``ecgssl pretrain``, ``ecgssl evaluate``, ``ecgssl list``."""
+"""Command line: ``ecgssl pretrain``, ``ecgssl compare``, ``ecgssl list``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,20 @@ _EPILOG_PRETRAIN = """examples:
   ecgssl pretrain --method simclr --epochs 20 --out runs/simclr
   ecgssl pretrain --method bell --set gamma=1.0  # method hyperparameters as KEY=VALUE
 """
+
+
+_EPILOG_COMPARE = """examples:
+  ecgssl compare                                   # built-in dataset, 3 seeds, 1/10/100 %
+  ecgssl compare --ablations --seeds 0             # BELL gamma / branch / pair ablations
+  ecgssl compare --dataset ludb --root data/ludb   # a real dataset on disk
+  ecgssl compare --methods "bell:gamma=0.5,byol" --fractions 0.1 --epochs 5
+Finished cells in OUT/results.csv are skipped: re-run the same command to resume.
+"""
+
+ABLATIONS = (
+    "bell:gamma=1.0", "bell:gamma=0.5", "bell:gamma=0.0", "bell:shared_weights=true",
+    "bell:inter_pairs=random",
+)  # fmt: skip
 
 
 class UserError(Exception):
@@ -70,6 +84,33 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="method or training option, e.g. --set gamma=0.5")  # fmt: skip
+
+    c = sub.add_parser(
+        "compare",
+        help="same-budget comparison of SSL methods vs supervised vs random init",
+        epilog=_EPILOG_COMPARE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("--dataset", default="synthetic", help="registered dataset (default synthetic)")
+    c.add_argument("--root", type=Path, default=None, help="dataset folder (real datasets)")
+    c.add_argument("--npz", type=Path, default=None,
+                   help="arrays instead of a dataset: .npz with signals, fs, labels[, split]")  # fmt: skip
+    c.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
+    c.add_argument("--methods", default="bell,byol,simclr,supervised,random_init",
+                   help="comma-separated methods/baselines; options as name:key=value")  # fmt: skip
+    c.add_argument("--ablations", action="store_true",
+                   help="add the BELL ablations (gamma 1/0.5/0, shared branches, random pair)")  # fmt: skip
+    c.add_argument("--fractions", default="0.01,0.1,1.0", help="label fractions")
+    c.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    c.add_argument("--protocol", default="linear", help="linear, knn or finetune")
+    c.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
+    c.add_argument("--batch-size", type=int, default=64, help="pretraining batch size")
+    c.add_argument("--lr", type=float, default=1e-3, help="pretraining learning rate")
+    c.add_argument("--window", type=float, default=2.5, help="pretraining crop in seconds")
+    c.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    c.add_argument("--out", type=Path, default=None,
+                   help="output folder (default benchmarks/results/<dataset>)")  # fmt: skip
+    c.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     ls = sub.add_parser("list", help="list registered components")
     ls.add_argument("kind", choices=["methods", "encoders", "augmentations", "datasets"])
@@ -150,6 +191,69 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_methods(text: str) -> list[str]:
+    """Split "a,b:x=1,y=2,c" into entries; a comma followed by key=value continues an entry."""
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if "=" in part and ":" not in part and out:
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import ecgssl
+    from ecgssl.compare import CompareConfig, run_comparison
+
+    methods = _split_methods(args.methods)
+    if args.ablations:
+        methods += [m for m in ABLATIONS if m not in methods]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError as e:
+        raise UserError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from e
+    config = CompareConfig(
+        methods=methods, label_fractions=_fractions(args.fractions), seeds=seeds,
+        protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        window_seconds=args.window, device=args.device,
+    )  # fmt: skip
+    if args.npz is not None:
+        if not args.npz.exists():
+            raise UserError(f"--npz file {args.npz} does not exist")
+        with np.load(args.npz, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        missing = {"signals", "fs", "labels"} - set(arrays)
+        if missing:
+            raise UserError(f"{args.npz} lacks array(s) {sorted(missing)}")
+        dataset = ecgssl.load_dataset(
+            "arrays", signals=arrays["signals"], fs=float(arrays["fs"]), labels=arrays["labels"],
+            split=arrays.get("split"), name=args.npz.stem,
+        )  # fmt: skip
+    else:
+        kwargs: dict[str, Any] = {}
+        if args.root is not None:
+            kwargs["root"] = args.root
+        if args.n_records is not None:
+            kwargs["n_records"] = args.n_records
+        if args.dataset in ("synthetic", "simulated"):
+            kwargs["progress"] = not args.no_progress
+        dataset = ecgssl.load_dataset(args.dataset, **kwargs)
+    print(dataset.summary())
+    out = args.out or Path("benchmarks") / "results" / dataset.name
+    t0 = time.perf_counter()
+    run_comparison(dataset, config, out, progress=not args.no_progress)
+    print(f"\n{(out / 'results.md').read_text()}")
+    print(f"finished in {(time.perf_counter() - t0) / 60:.1f} min; wrote {out}/results.csv, "
+          f"results.md" + (", results.png" if (out / "results.png").exists() else
+                            " (pip install matplotlib for results.png)"))  # fmt: skip
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     import ecgssl
 
@@ -167,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ecgssl`` command line; returns the exit code."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    handlers = {"pretrain": _cmd_pretrain, "list": _cmd_list}
+    handlers = {"pretrain": _cmd_pretrain, "compare": _cmd_compare, "list": _cmd_list}
     try:
         return handlers[args.command](args)
     except (UserError, ValueError, TypeError, KeyError, FileNotFoundError) as e:

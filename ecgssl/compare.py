@@ -1,0 +1,382 @@
+"""The same-budget method comparison: SSL methods vs supervised vs random init.
+
+Every SSL method is pretrained on the same data (the dataset's train split), with the same
+encoder, epochs, batch size, learning rate and augmentation policy, then evaluated by the
+same protocol at each label fraction and seed. Two baselines go through the same code paths:
+``random_init`` (the protocol applied to a randomly initialised encoder of the same
+architecture) and ``supervised`` (that random encoder fine-tuned end to end on the labels).
+
+Method entries are registry names with optional overrides, e.g. ``"bell"``,
+``"bell:gamma=0.5"``, ``"bell:shared_weights=true"`` or ``"bell:inter_pairs=random"``, so BELL
+ablations run in the same table. Results go to ``results.csv`` (one row per cell, written
+atomically after each cell; finished cells are skipped when the run is repeated),
+``results.md`` (mean ± std over seeds) and ``results.png`` (metric vs label fraction).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecgssl.api import build_encoder, pretrain
+from ecgssl.augment.policies import STRENGTHS, ssl_policy
+from ecgssl.data.base import ECGDataset
+from ecgssl.data.cache import atomic_write
+from ecgssl.encoders.base import Encoder
+from ecgssl.evaluation.finetune import FinetuneConfig
+from ecgssl.evaluation.leakage import record_provenance
+from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
+from ecgssl.registry import METHODS
+from ecgssl.training.checkpoint import atomic_torch_save, load_checkpoint
+
+__all__ = [
+    "BASELINES",
+    "CompareConfig",
+    "load_results",
+    "parse_method",
+    "plot_results",
+    "run_comparison",
+    "summary_table",
+]
+
+BASELINES = ("random_init", "supervised")
+FIELDS = (
+    "dataset", "method", "seed", "label_fraction", "protocol", "macro_auroc",
+    "macro_auroc_ci_low", "macro_auroc_ci_high", "macro_auprc", "macro_f1", "n_train",
+    "n_test", "pretrain_seconds", "eval_seconds", "encoder_params", "epochs",
+)  # fmt: skip
+
+
+def parse_method(entry: str) -> tuple[str, dict[str, Any]]:
+    """``"bell:gamma=0.5,shared_weights=true"`` -> ``("bell", {"gamma": 0.5, ...})``.
+
+    Values are parsed as JSON where possible (numbers, ``true``/``false``), else kept as text.
+    """
+    name, _, rest = entry.partition(":")
+    name = name.strip()
+    options: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"method option must be KEY=VALUE, got {item!r} in {entry!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value.strip()
+    if name not in BASELINES:
+        METHODS.get(name)  # unknown names raise with close matches
+    elif options:
+        raise ValueError(f"baseline {name!r} takes no options, got {options}")
+    return name, options
+
+
+@dataclass
+class CompareConfig:
+    """What to compare and the budget every method gets.
+
+    Attributes:
+        methods: SSL method entries (``"name"`` or ``"name:key=value,..."``) and baselines
+            (``"random_init"``, ``"supervised"``).
+        label_fractions: Fractions of the training labels, each in (0, 1].
+        seeds: One pretraining + evaluation per seed.
+        protocol: Evaluation protocol of the SSL methods and ``random_init``
+            (``"linear"``, ``"knn"`` or ``"finetune"``).
+        encoder: Encoder spec shared by every method and baseline (default ``multibranch``).
+        epochs: Pretraining epochs of every SSL method.
+        batch_size: Pretraining batch size.
+        lr: Peak pretraining learning rate.
+        window_seconds: Length of the pretraining crops.
+        augmentation: Strength of the shared view policy (:func:`ecgssl.augment.ssl_policy`).
+        finetune_epochs: Maximum epochs of the ``supervised`` baseline and the ``finetune``
+            protocol (early-stopped on validation).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        n_boot: Bootstrap resamples for the test-set confidence intervals.
+    """
+
+    methods: Sequence[str] = ("bell", "byol", "simclr", "supervised", "random_init")
+    label_fractions: Sequence[float] = (0.01, 0.1, 1.0)
+    seeds: Sequence[int] = (0, 1, 2)
+    protocol: str = "linear"
+    encoder: str | dict[str, Any] = field(default_factory=lambda: {"name": "multibranch"})
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    window_seconds: float = 2.5
+    augmentation: str = "default"
+    finetune_epochs: int = 30
+    device: str = "auto"
+    n_boot: int = 200
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise ValueError("methods must name at least one method or baseline")
+        for entry in self.methods:
+            parse_method(entry)
+        if not self.label_fractions or any(not 0 < f <= 1 for f in self.label_fractions):
+            raise ValueError(f"label_fractions must lie in (0, 1], got {self.label_fractions}")
+        if not self.seeds:
+            raise ValueError("seeds must hold at least one seed")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.augmentation not in STRENGTHS:
+            raise ValueError(f"augmentation must be one of {STRENGTHS}, got {self.augmentation!r}")
+        for name in ("epochs", "batch_size", "finetune_epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.window_seconds > 0:
+            raise ValueError(f"window_seconds must be > 0, got {self.window_seconds}")
+
+
+def _cell_key(row: dict[str, Any]) -> tuple[str, str, int, float, str]:
+    return (
+        str(row["dataset"]),
+        str(row["method"]),
+        int(row["seed"]),
+        round(float(row["label_fraction"]), 6),
+        str(row["protocol"]),
+    )
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a ``results.csv`` written by :func:`run_comparison` (numbers parsed)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            parsed: dict[str, Any] = {}
+            for k, v in row.items():
+                try:
+                    parsed[k] = float(v) if k not in ("dataset", "method", "protocol") else v
+                except ValueError:
+                    parsed[k] = v
+            rows.append(parsed)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    data = buf.getvalue().encode()
+    atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
+
+
+def _n_params(encoder: Encoder) -> int:
+    return sum(p.numel() for p in encoder.parameters())
+
+
+def _random_encoder(cfg: CompareConfig, n_leads: int, seed: int) -> Encoder:
+    torch.manual_seed(seed)
+    return build_encoder(cfg.encoder, n_leads)
+
+
+def _pretrained_encoder(
+    cfg: CompareConfig, label: str, name: str, options: dict[str, Any], ds: ECGDataset,
+    seed: int, out_dir: Path, progress: bool,
+) -> tuple[Encoder, float]:  # fmt: skip
+    """Pretrain (or reload the encoder a previous, interrupted run saved)."""
+    path = out_dir / "encoders" / f"{label.replace(':', '_').replace('=', '-')}_seed{seed}.pt"
+    if path.exists():
+        saved = load_checkpoint(path)
+        if saved.get("encoder_config") is not None:
+            enc = build_encoder(saved["encoder_config"], ds.n_leads)
+            enc.load_state_dict(saved["state_dict"])
+            record_provenance(enc, ds.subset("train"))
+            return enc, float(saved.get("seconds", math.nan))
+    t0 = time.perf_counter()
+    encoder_spec = dict(cfg.encoder) if isinstance(cfg.encoder, dict) else {"name": cfg.encoder}
+    if "shared_weights" in options:  # a BELL-style ablation of the encoder's weight sharing
+        encoder_spec["shared_weights"] = options["shared_weights"]
+    result = pretrain(
+        method=name, dataset=ds, encoder=encoder_spec, epochs=cfg.epochs,
+        augmentations=ssl_policy(cfg.window_seconds, cfg.augmentation),
+        batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device, progress=progress,
+        **options,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    atomic_torch_save(
+        {"format": 1, "encoder_config": result.encoder.config, "seconds": seconds,
+         "state_dict": result.encoder.state_dict(), "history": result.history},
+        path,
+    )  # fmt: skip
+    return result.encoder, seconds
+
+
+def run_comparison(
+    dataset: ECGDataset,
+    config: CompareConfig | None = None,
+    out_dir: str | Path = "benchmarks/results/synthetic",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run (or resume) the comparison and write ``results.csv``, ``results.md``, ``results.png``.
+
+    Args:
+        dataset: A labeled dataset with train/val/test splits; pretraining uses its train
+            split, labels only through the label-fraction samples.
+        config: Methods, fractions, seeds and the shared budget.
+        out_dir: Output folder (created); finished cells already in its ``results.csv`` are
+            skipped and pretrained encoders are reloaded from ``encoders/``.
+        progress: Show pretraining progress bars.
+        log: Where one line per finished cell goes.
+
+    Returns:
+        Every row of ``results.csv`` (previous and new).
+    """
+    cfg = config or CompareConfig()
+    if dataset.labels is None or dataset.split is None:
+        raise ValueError(f"dataset {dataset.name!r} needs labels and a train/val/test split")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "results.csv"
+    rows = load_results(csv_path)
+    done = {_cell_key(r) for r in rows}
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list))
+    for label in cfg.methods:
+        name, options = parse_method(label)
+        protocol = "finetune" if name == "supervised" else cfg.protocol
+        for seed in cfg.seeds:
+            todo = [
+                f for f in cfg.label_fractions
+                if (dataset.name, label, int(seed), round(float(f), 6), protocol) not in done
+            ]  # fmt: skip
+            if not todo:
+                continue
+            pre_s = 0.0
+            if name in BASELINES:
+                encoder = _random_encoder(cfg, dataset.n_leads, 10_000 + int(seed))
+            else:
+                encoder, pre_s = _pretrained_encoder(
+                    cfg, label, name, options, dataset, int(seed), out, progress
+                )
+            t0 = time.perf_counter()
+            finetune_cfg = (
+                FinetuneConfig(epochs=cfg.finetune_epochs, encoder_lr_ratio=1.0, seed=int(seed))
+                if name == "supervised"
+                else FinetuneConfig(epochs=cfg.finetune_epochs, seed=int(seed))
+            )
+            results: list[EvaluationResult] = evaluate_fractions(
+                encoder, dataset, todo, protocol, seed=int(seed), device=cfg.device,
+                finetune_config=finetune_cfg,
+                n_boot=cfg.n_boot,
+            )  # fmt: skip
+            eval_s = (time.perf_counter() - t0) / len(todo)
+            for res in results:
+                m = res.metrics
+                row = {
+                    "dataset": dataset.name, "method": label, "seed": int(seed),
+                    "label_fraction": res.label_fraction, "protocol": protocol,
+                    "macro_auroc": m["macro_auroc"],
+                    "macro_auroc_ci_low": m.get("macro_auroc_ci_low", math.nan),
+                    "macro_auroc_ci_high": m.get("macro_auroc_ci_high", math.nan),
+                    "macro_auprc": m["macro_auprc"], "macro_f1": m["macro_f1"],
+                    "n_train": res.n_train, "n_test": res.n_test,
+                    "pretrain_seconds": round(pre_s, 1), "eval_seconds": round(eval_s, 1),
+                    "encoder_params": _n_params(encoder),
+                    "epochs": cfg.epochs if name not in BASELINES else 0,
+                }  # fmt: skip
+                rows.append(row)
+                done.add(_cell_key(row))
+                log(
+                    f"{label:>24} seed {seed} labels {res.label_fraction:>6.1%}: macro AUROC "
+                    f"{m['macro_auroc']:.4f} [{row['macro_auroc_ci_low']:.3f}, "
+                    f"{row['macro_auroc_ci_high']:.3f}]"
+                )
+            _write_csv(csv_path, rows)
+    mine = [r for r in rows if r["dataset"] == dataset.name]
+    table = summary_table(mine, cfg)
+    (out / "results.md").write_text(table)
+    plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
+    return rows
+
+
+def _aggregate(rows: list[dict[str, Any]]) -> dict[tuple[str, float], list[float]]:
+    cells: dict[tuple[str, float], list[float]] = {}
+    for r in rows:
+        key = (str(r["method"]), round(float(r["label_fraction"]), 6))
+        cells.setdefault(key, []).append(float(r["macro_auroc"]))
+    return cells
+
+
+def summary_table(rows: list[dict[str, Any]], config: CompareConfig | None = None) -> str:
+    """Markdown table of macro AUROC, mean ± std over seeds, one row per method."""
+    cells = _aggregate(rows)
+    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    fractions = sorted({k[1] for k in cells})
+    lines = []
+    if config is not None and rows:
+        params = int(float(rows[0]["encoder_params"]))
+        lines.append(
+            f"Macro AUROC on the `{rows[0]['dataset']}` test split, mean ± std over seeds "
+            f"{list(config.seeds)}; SSL methods: {config.epochs} epochs, batch "
+            f"{config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s crops, "
+            f"`{config.augmentation}` views, {config.protocol} protocol; encoder "
+            f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
+            f"`supervised` = the same encoder trained from scratch on the labels.\n"
+        )
+    head = "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |"
+    lines += [head, "|---|" + "---:|" * len(fractions)]
+    for m in methods:
+        vals = []
+        for f in fractions:
+            v = cells.get((m, f), [])
+            if not v:
+                vals.append("–")
+            elif len(v) == 1:
+                vals.append(f"{v[0]:.4f}")
+            else:
+                vals.append(f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}")
+        lines.append(f"| {m} | " + " | ".join(vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_results(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path | None:
+    """Macro AUROC vs label fraction, one line per method (mean ± std over seeds).
+
+    Needs matplotlib (``pip install ecgssl[plot]``); without it, nothing is drawn and
+    ``None`` is returned.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    cells = _aggregate(rows)
+    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m in methods:
+        fr = sorted(f for (mm, f) in cells if mm == m)
+        mean = [np.mean(cells[(m, f)]) for f in fr]
+        std = [np.std(cells[(m, f)]) for f in fr]
+        style = "--" if m in BASELINES else "-"
+        ax.errorbar(fr, mean, yerr=std, label=m, marker="o", capsize=3, linestyle=style)
+    ax.set_xscale("log")
+    ax.set_xlabel("fraction of training labels")
+    ax.set_ylabel("macro AUROC (test)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=120)
+    plt.close(fig)
+    data = buf.getvalue()
+    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
