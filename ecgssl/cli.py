@@ -78,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
     p.add_argument("--out", type=Path, default=None, help="folder for checkpoints and results")
-    p.add_argument("--label-fractions", default="0.1,1.0",
+    p.add_argument("--label-fractions", default="0.01,0.1,1.0",
                    help="comma-separated label fractions for the linear probe")  # fmt: skip
     p.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

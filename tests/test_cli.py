@@ -42,7 +42,8 @@ def test_pretrain_prints_both_aurocs(tmp_path, monkeypatch):
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "ecgssl", "pretrain", "--method", "bell", "--n-records", "60",
-         "--epochs", "1", "--batch-size", "16", "--no-progress", "--out", str(out)],
+         "--epochs", "1", "--batch-size", "16", "--no-progress", "--out", str(out),
+         "--label-fractions", "0.1,1.0"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
