@@ -157,25 +157,32 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         f"pretrained {args.method} for {len(result.history)} epochs in {minutes:.1f} min "
         f"(final loss {last['loss']:.4f}, {last['samples_per_s']:.0f} samples/s)"
     )
-    rows: list[tuple[str, float, float]] = []
-    random_enc = None
+    from ecgssl.evaluation import evaluate_fractions
+
+    def probe(encoder: Any) -> list[Any]:
+        return evaluate_fractions(encoder, dataset, fractions, seed=args.seed, device=args.device)
+
+    ssl_res = probe(result.encoder)
+    rand_res: list[Any] = [None] * len(fractions)
     if not args.no_baseline:
         torch.manual_seed(args.seed + 1000)
-        random_enc = ecgssl.build_encoder(result.encoder.config, dataset.n_leads)
-    for frac in fractions:
-        ssl_auc = ecgssl.evaluate(result.encoder, dataset, label_fraction=frac, seed=args.seed)
-        rand_auc = (
-            ecgssl.evaluate(random_enc, dataset, label_fraction=frac, seed=args.seed).macro_auroc
-            if random_enc is not None
-            else float("nan")
-        )
-        rows.append((f"{frac:.0%}", ssl_auc.macro_auroc, rand_auc))
+        rand_res = probe(ecgssl.build_encoder(result.encoder.config, dataset.n_leads))
+    rows = [(f"{f:.0%}", s, r) for f, s, r in zip(fractions, ssl_res, rand_res)]
     name = f"{args.method} ({result.encoder.config['name']})"
-    print(f"\nLinear-probe macro AUROC on the {dataset.name} test split ({rows and len(rows)} "
-          f"label fraction(s)):")  # fmt: skip
-    print(f"{'labels':>8}  {name:>28}  {'random init (same arch.)':>26}")
+    print(
+        f"\nLinear-probe macro AUROC on the {dataset.name} test split (n = {ssl_res[0].n_test}; "
+        "[bootstrap 95 % CI]):"
+    )
+    print(f"{'labels':>8}  {name:>30}  {'random init (same arch.)':>30}")
+
+    def cell(res: Any) -> str:
+        if res is None:
+            return "–"
+        m = res.metrics
+        return f"{m['macro_auroc']:.4f} [{m['macro_auroc_ci_low']:.3f}, {m['macro_auroc_ci_high']:.3f}]"
+
     for frac_s, a, b in rows:
-        print(f"{frac_s:>8}  {a:>28.4f}  {b:>26.4f}")
+        print(f"{frac_s:>8}  {cell(a):>30}  {cell(b):>30}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(
@@ -184,7 +191,11 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         )
         summary = {
             "method": args.method, "history": result.history,
-            "linear_probe": [{"label_fraction": r[0], "ssl": r[1], "random_init": r[2]} for r in rows],
+            "linear_probe": [
+                {"label_fraction": r[0], "ssl": r[1].metrics,
+                 "random_init": r[2].metrics if r[2] is not None else None}
+                for r in rows
+            ],
         }  # fmt: skip
         (args.out / "results.json").write_text(json.dumps(summary, indent=2))
         print(f"\nwrote {args.out / 'encoder.pt'} and {args.out / 'results.json'}")
