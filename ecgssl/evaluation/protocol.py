@@ -63,7 +63,9 @@ def evaluate_encoder(
         encoder: The encoder to evaluate.
         dataset: A labeled dataset with a split assignment.
         protocol: ``"linear"`` (logistic-regression probe on frozen embeddings).
-        label_fraction: Fraction of training labels to use, in (0, 1].
+        label_fraction: Fraction of training labels to use, in (0, 1]: a stratified sample
+            (:func:`ecgssl.data.sampling.sample_label_fraction`), of whole patients when the
+            dataset has patient ids.
         seed: Seed of the label-fraction sample.
         device: Device for the embeddings.
         batch_size: Records per forward pass when embedding.
@@ -82,7 +84,7 @@ def evaluate_encoder(
     parts = {s: dataset.subset(s) for s in ("train", "val", "test")}
     train = parts["train"]
     assert train.labels is not None
-    idx = label_fraction_indices(train.labels, label_fraction, seed)
+    idx = label_fraction_indices(train.labels, label_fraction, seed, train.patient_ids)
     train = train.select(idx)
     feats = {
         name: embed(encoder, part.signals, batch_size=batch_size, device=device)
