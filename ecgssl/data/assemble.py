@@ -10,11 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from ecgssl.data.arrays import hash_split
 from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig, standardize_with_train_stats
+from ecgssl.data.sampling import iterative_stratification
 from ecgssl.data.store import StoredSignals
 
-__all__ = ["finish_dataset", "multi_hot", "require_root"]
+__all__ = ["SPLIT_METHODS", "finish_dataset", "make_split", "multi_hot", "require_root"]
+
+#: How a split is made where the data have no official one.
+SPLIT_METHODS = ("hash", "stratified")
 
 
 def require_root(root: str | Path | None, dataset: str, expected: Sequence[str], url: str) -> Path:
@@ -71,6 +76,34 @@ def multi_hot(
             if c in col:
                 y[i, col[c]] = 1.0
     return y, tuple(classes)
+
+
+def make_split(
+    record_ids: np.ndarray,
+    labels: np.ndarray | None,
+    method: str = "hash",
+    patient_ids: np.ndarray | None = None,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+) -> np.ndarray:
+    """A deterministic train/val/test split for data without an official one.
+
+    Args:
+        record_ids: Record ids.
+        labels: Multi-hot labels (for ``"stratified"``).
+        method: ``"hash"``: from a hash of each patient (else record) id, so a record's split
+            never changes when others are added or removed; ``"stratified"``: iterative
+            stratification (seed 0) of whole patients (else records), so every label is
+            spread over the three splits; it depends on the set of records.
+        patient_ids: Patient per record, or ``None``.
+        fractions: Train/val/test fractions.
+    """
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"split_method must be one of {SPLIT_METHODS}, got {method!r}")
+    groups = patient_ids if patient_ids is not None else record_ids
+    if method == "hash" or labels is None:
+        return hash_split(groups, fractions)
+    fold = iterative_stratification(labels, fractions, seed=0, groups=groups)
+    return np.asarray(SPLITS)[fold]
 
 
 def finish_dataset(

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgssl.data.arrays import hash_split
-from ecgssl.data.assemble import finish_dataset, require_root
+from ecgssl.data.assemble import finish_dataset, make_split, require_root
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.physionet import load_physionet2021
 from ecgssl.data.preprocess import PreprocessConfig
@@ -68,13 +67,14 @@ def load_cpsc2018(
     In the original layout the labels are the nine challenge classes
     (:data:`CPSC2018_CLASSES`, multi-label: up to three per record). Records (6–60 s) are cut
     to ``window`` seconds from the start (``crop="center"``: the middle); shorter ones are
-    zero-padded at the end. Train/val/test come from a hash of the record name.
+    zero-padded at the end. Train/val/test come from a hash of the record name
+    (``split_method="stratified"``: iterative stratification of the labels).
 
     Args:
         root: The data folder.
         split, fs, leads, window: As for :func:`ecgssl.data.physionet.load_physionet2021`.
         **kwargs: ``crop``, ``bandpass``, ``standardize``, ``missing_leads``, ``cache``,
-            ``strict``, ``n_jobs``, ``progress`` (both layouts), and ``classes``,
+            ``strict``, ``n_jobs``, ``progress``, ``split_method`` (both layouts), and ``classes``,
             ``drop_unlabeled`` (WFDB layout only).
     """
     path = require_root(root, "cpsc2018", (), CPSC2018_URL)
@@ -82,6 +82,7 @@ def load_cpsc2018(
         return load_physionet2021(path, source="cpsc2018", split=split, fs=fs, leads=leads,
                                   window=window, name="cpsc2018", **kwargs)  # fmt: skip
     store_keys = ("cache", "strict", "n_jobs", "progress")
+    split_method = kwargs.pop("split_method", "hash")
     unknown = set(kwargs) - {"crop", "bandpass", "standardize", "missing_leads", *store_keys}
     if unknown:
         raise TypeError(f"unexpected argument(s) {sorted(unknown)} for the original CPSC 2018 layout")  # fmt: skip
@@ -92,8 +93,9 @@ def load_cpsc2018(
     reference = read_reference(path / "REFERENCE.csv")
     sources = [SourceRecord(rid, str(path / f"{rid}.mat"), (str(path / f"{rid}.mat"),))
                for rid in reference]  # fmt: skip
+    store_kwargs = {k: v for k, v in kwargs.items() if k in store_keys}
     stored = load_signals("cpsc2018-original", sources, read_cpsc2018_mat, config,
-                          **{k: v for k, v in kwargs.items() if k in store_keys})  # fmt: skip
+                          url=CPSC2018_URL, **store_kwargs)  # fmt: skip
     labels = np.zeros((len(stored.record_ids), len(CPSC2018_CLASSES)), dtype=np.float32)
     for i, rid in enumerate(stored.record_ids):
         for k in reference[rid]:
@@ -102,7 +104,7 @@ def load_cpsc2018(
     ids = np.asarray(stored.record_ids)
     return finish_dataset(
         stored, config, name="cpsc2018", labels=labels, classes=CPSC2018_CLASSES,
-        split=hash_split(ids), subset=split,
+        split=make_split(ids, labels, split_method), subset=split,
         record_info={"age": np.array([f.get("age", "") for f in fields]),
                      "sex": np.array([f.get("sex", "") for f in fields])},
         info={"layout": "original", "root": str(path), "url": CPSC2018_URL},

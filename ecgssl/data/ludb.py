@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgssl.data.arrays import hash_split
-from ecgssl.data.assemble import finish_dataset, multi_hot, require_root
+from ecgssl.data.assemble import finish_dataset, make_split, multi_hot, require_root
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import read_wfdb
@@ -52,6 +51,7 @@ def load_ludb(
     standardize: str = "none",
     missing_leads: str = "raise",
     min_count: int = 0,
+    split_method: str = "stratified",
     cache: bool | str | Path = True,
     strict: bool = False,
     n_jobs: int | None = None,
@@ -62,8 +62,10 @@ def load_ludb(
     Labels are multi-label: each line of the ``Rhythms`` cell (task ``"rhythm"``: e.g.
     ``"Sinus rhythm"``, ``"Atrial fibrillation"``, ``"Wandering atrial pacemaker"``) or of the
     other diagnosis columns (task ``"diagnosis"``), as classes. LUDB has no official split:
-    train/val/test (70/15/15 %) come from a hash of the record id (one record per subject, so
-    the split is also patient-wise; the patient id is the record id).
+    train/val/test (70/15/15 %) are drawn by iterative stratification of the labels with a
+    fixed seed, so that rare rhythms reach every split (``split_method="hash"``: a hash of
+    the record id instead). One record per subject, so the split is also patient-wise; the
+    patient id is the record id.
 
     Args:
         root: The folder holding ``ludb.csv`` and ``data/``.
@@ -72,6 +74,8 @@ def load_ludb(
         fs, leads, window, crop, bandpass, standardize, missing_leads: Preprocessing; see
             :class:`ecgssl.data.PreprocessConfig`.
         min_count: Drop classes held by this many records or fewer.
+        split_method: ``"stratified"`` or ``"hash"``; see
+            :func:`ecgssl.data.assemble.make_split`.
         cache, strict, n_jobs, progress: See :func:`ecgssl.data.store.load_signals`.
     """
     if task not in LUDB_TASKS:
@@ -88,7 +92,7 @@ def load_ludb(
         for rid in sorted(rows, key=int)
     ]  # fmt: skip
     stored = load_signals("ludb", sources, read_wfdb, config, cache=cache, strict=strict,
-                          n_jobs=n_jobs, progress=progress)  # fmt: skip
+                          n_jobs=n_jobs, progress=progress, url=LUDB_URL)  # fmt: skip
     kept = [rows[r] for r in stored.record_ids]
     if task == "rhythm":
         sets = [_lines(r["Rhythms"]) for r in kept]
@@ -97,7 +101,7 @@ def load_ludb(
     labels, classes = multi_hot(sets, min_count=min_count)
     ids = np.asarray(stored.record_ids)
     return finish_dataset(
-        stored, config, name="ludb", labels=labels, classes=classes, split=hash_split(ids),
+        stored, config, name="ludb", labels=labels, classes=classes, split=make_split(ids, labels, split_method),
         patient_ids=ids.copy(), subset=split, info={"task": task, "root": str(path), "url": LUDB_URL},
         record_info={"age": np.array([r["Age"].strip() for r in kept]),
                      "sex": np.array([r["Sex"].strip() for r in kept])},

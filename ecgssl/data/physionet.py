@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgssl.data.arrays import hash_split
-from ecgssl.data.assemble import finish_dataset, require_root
+from ecgssl.data.assemble import finish_dataset, make_split, require_root
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import header_fields, read_wfdb
@@ -117,6 +116,7 @@ def load_physionet2021(
     *,
     classes: Sequence[str] | None = None,
     drop_unlabeled: bool = False,
+    split_method: str = "hash",
     crop: str = "start",
     bandpass: tuple[float | None, float | None] | None = None,
     standardize: str = "none",
@@ -144,6 +144,8 @@ def load_physionet2021(
             scored classes of ``dx_mapping_scored.csv`` when found under ``root``, else the
             built-in copy :data:`SCORED_CLASSES`.
         drop_unlabeled: Drop records with none of the classes.
+        split_method: ``"hash"`` or ``"stratified"``; see
+            :func:`ecgssl.data.assemble.make_split`.
         cache, strict, n_jobs, progress: See :func:`ecgssl.data.store.load_signals`.
         name: Dataset name (set by the per-source loaders).
 
@@ -171,7 +173,7 @@ def load_physionet2021(
             f"data from {PHYSIONET2021_URL}"
         )
     stored = load_signals(name, sources, read_wfdb, config, cache=cache, strict=strict,
-                          n_jobs=n_jobs, progress=progress)  # fmt: skip
+                          n_jobs=n_jobs, progress=progress, url=PHYSIONET2021_URL)  # fmt: skip
     if classes is None:
         mapping_files = sorted(path.rglob("dx_mapping_scored.csv"))
         scored = read_dx_mapping(mapping_files[0]) if mapping_files else SCORED_CLASSES
@@ -190,7 +192,7 @@ def load_physionet2021(
     ids = np.asarray(stored.record_ids)
     return finish_dataset(
         stored, config, name=name, keep=labels.sum(axis=1) > 0 if drop_unlabeled else None,
-        labels=labels, classes=names, split=hash_split(ids), subset=split,
+        labels=labels, classes=names, split=make_split(ids, labels, split_method), subset=split,
         record_info={"dx": np.array([",".join(d) for d in dx]),
                      "age": np.array([f.get("age", "") for f in fields]),
                      "sex": np.array([f.get("sex", "") for f in fields]),

@@ -52,7 +52,7 @@ def read_wfdb(path: str) -> Record:
         ValueError: the signal is empty or holds NaN/Inf samples, or units are unknown.
         OSError: a file is missing or unreadable.
     """
-    import wfdb  # imported lazily: worker processes only
+    import wfdb  # imported lazily (a slow import)
 
     rec = wfdb.rdrecord(path, physical=True)
     if rec.p_signal is None or rec.p_signal.size == 0:

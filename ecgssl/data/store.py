@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -93,6 +94,7 @@ def load_signals(
     strict: bool = False,
     n_jobs: int | None = None,
     progress: bool = True,
+    url: str | None = None,
 ) -> StoredSignals:
     """Preprocessed signals of ``records``, from the cache or built (and cached).
 
@@ -105,9 +107,11 @@ def load_signals(
         reader: Top-level function reading one record (run in worker processes).
         config: Preprocessing options.
         cache: ``True`` for :func:`ecgssl.data.cache.cache_dir`, a folder, or ``False``.
-        strict: Raise on the first missing or corrupt record instead of skipping.
+        strict: Raise instead of skipping missing or corrupt records (the error names every
+            one of them).
         n_jobs: Worker processes (default: up to 8 cores; 1 builds in this process).
         progress: Show a progress bar while building.
+        url: Where the official data can be downloaded (named when no record is found).
 
     Raises:
         FileNotFoundError: none of the records exists.
@@ -128,8 +132,9 @@ def load_signals(
         stats += [f"{f}\t{s.st_size}\t{s.st_mtime_ns}" for f, s in zip(rec.files, st)]
     if not present:
         first = records[0].files[0] if records[0].files else records[0].path
+        where = f"; download the data from {url}" if url else ""
         raise FileNotFoundError(
-            f"{name}: none of the {len(records)} expected records exists (e.g. {first})"
+            f"{name}: none of the {len(records)} expected records exists (e.g. {first}){where}"
         )
     if skipped and strict:
         _report(name, skipped, len(records), strict=True)
@@ -164,7 +169,15 @@ def _report(name: str, skipped: dict[str, str], total: int, strict: bool) -> Non
     msg = f"{name}: {len(skipped)} of {total} records skipped — {shown}{more}"
     if strict:
         raise ValueError(msg + ". (strict=True; pass strict=False to skip them)")
-    warnings.warn(msg + ". Their ids are in dataset.info['skipped'].", UserWarning, stacklevel=4)
+    _warn(msg + ". Their ids are in dataset.info['skipped'].", UserWarning)
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    """Warn, pointing at the first caller outside ecgssl (whatever the call depth)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("ecgssl."):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _read_cache(stem: Path, skipped: dict[str, str]) -> StoredSignals | None:
@@ -177,7 +190,7 @@ def _read_cache(stem: Path, skipped: dict[str, str]) -> StoredSignals | None:
         if list(signals.shape) != manifest["shape"]:
             raise ValueError(f"shape {signals.shape} != manifest {manifest['shape']}")
     except (OSError, ValueError, KeyError) as e:
-        warnings.warn(f"cache {stem} is unreadable ({e}); rebuilding it", RuntimeWarning, stacklevel=4)  # fmt: skip
+        _warn(f"cache {stem} is unreadable ({e}); rebuilding it", RuntimeWarning)
         return None
     missing = np.zeros(signals.shape[:2], dtype=bool)
     for row, cols in manifest["lead_missing"].items():

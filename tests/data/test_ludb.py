@@ -47,6 +47,10 @@ def test_labels_split_and_metadata(ludb_tree):
         FileNotFoundError, match=r"lacks ludb.csv, data .*physionet.org/content/ludb"
     ):
         ecgssl.load_dataset("ludb", root=ludb_tree / "data")
+    for f in (ludb_tree / "data").iterdir():
+        f.unlink()
+    with pytest.raises(FileNotFoundError, match=r"none of the 3 expected.*content/ludb"):
+        ecgssl.load_dataset("ludb", root=ludb_tree, progress=False)
 
 
 def test_real_database(shared):
@@ -62,7 +66,13 @@ def test_real_database(shared):
     assert sum(k for s, k in sets.items() if len(s) == 2) == 4
     column = dict(zip(ds.classes, ds.labels.sum(axis=0)))
     assert column["Sinus rhythm"] == 143 and column["Atrial fibrillation"] == 15
-    assert set(ds.split) == {"train", "val", "test"} and len(set(ds.patient_ids)) == 200
+    assert len(set(ds.patient_ids)) == 200
+    af = ds.classes.index("Atrial fibrillation")  # stratified: every split gets AF records
+    assert {s: int(ds.labels[ds.split == s, af].sum()) for s in ("train", "val", "test")} == {
+        "train": 11, "val": 2, "test": 2}  # fmt: skip
+    assert (ds.split == "train").mean() == pytest.approx(0.7, abs=0.02)
+    hashed = ecgssl.load_dataset("ludb", root=root, split_method="hash", progress=False)
+    np.testing.assert_array_equal(hashed.split, ecgssl.data.hash_split(hashed.record_ids))
     cached = ecgssl.load_dataset("ludb", root=root, split="val", progress=False)
     assert cached.info["from_cache"] and len(cached) == int((ds.split == "val").sum())
 
