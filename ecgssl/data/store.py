@@ -224,9 +224,7 @@ def _resolve(
 
 
 def _process(
-    args: tuple[
-        Reader, PreprocessConfig, float, tuple[str, ...], int | None, list[tuple[int, str]]
-    ],
+    args: tuple[Reader, PreprocessConfig, float, tuple[str, ...], int, list[tuple[int, str]]],
 ) -> list[tuple[int, Any, Any, tuple[str, ...] | str]]:
     reader, config, fs, leads, length, items = args
     out: list[tuple[int, Any, Any, tuple[str, ...] | str]] = []
@@ -241,18 +239,19 @@ def _process(
                 f"record {path} is sampled at {rec.fs:g} Hz, others at {fs:g} Hz; pass fs= "
                 "to resample every record to one rate"
             )
-        if config.window is None and round(rec.signal.shape[1] * fs / rec.fs) != length:
-            raise _ConfigError(
-                f"record {path} has {rec.signal.shape[1] / rec.fs:g} s, others "
-                f"{(length or 0) / fs:g} s; pass window= (seconds) to crop/pad every record"
-            )
         try:
-            x, mask = preprocess_record(rec.signal, rec.fs, rec.leads, config, fs, leads, length)
+            x, mask = preprocess_record(rec.signal, rec.fs, rec.leads, config, fs, leads,
+                                        length if config.window is not None else None)  # fmt: skip
         except MissingLeadsError as e:
             raise _ConfigError(f"record {path}: {e}") from None
         except ValueError as e:
             out.append((i, None, None, f"corrupt ({e})"))
             continue
+        if x.shape[1] != length:  # native length kept (window=None) but it differs
+            raise _ConfigError(
+                f"record {path} has {rec.signal.shape[1] / rec.fs:g} s, others "
+                f"{length / fs:g} s; pass window= (seconds) to crop/pad every record"
+            )
         out.append((i, x, mask, rec.comments))
     return out
 

@@ -153,3 +153,12 @@ def test_nothing_on_disk(tmp_path):
     recs = [SourceRecord("a", str(tmp_path / "a"), (str(tmp_path / "a.hea"),))]
     with pytest.raises(FileNotFoundError, match="none of the 1 expected records"):
         load_signals("t", recs, read_wfdb, CFG, progress=False)
+
+
+def test_native_length_with_a_fractional_resampling_ratio(tmp_path, mk):
+    recs = []
+    for i in range(2):  # 1001 samples at 257 Hz -> 389.5 samples at 100 Hz
+        p = mk.write_wfdb(tmp_path, f"x{i}", mk.sine_record(2, 1001, 257.0, seed=i), 257.0, ["I", "II"])  # fmt: skip
+        recs.append(SourceRecord(f"x{i}", str(p), (f"{p}.hea", f"{p}.dat")))
+    out = load_signals("t", recs, read_wfdb, PreprocessConfig(fs=100.0), progress=False)
+    assert out.signals.shape == (2, 2, 390) and out.fs == 100.0
