@@ -14,6 +14,7 @@ from ecgssl.data.ludb import load_ludb
 from ecgssl.data.physionet import load_physionet2021
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.ptbxl import load_ptbxl
+from ecgssl.data.sampling import iterative_stratification, sample_label_fraction
 from ecgssl.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from ecgssl.data.synthetic import load_synthetic, simulate_record
 from ecgssl.data.wfdb_folder import load_wfdb_folder
@@ -26,6 +27,7 @@ __all__ = [
     "atomic_write_npz",
     "cache_dir",
     "hash_split",
+    "iterative_stratification",
     "load_arrays",
     "load_cpsc2018",
     "load_ludb",
@@ -34,5 +36,6 @@ __all__ = [
     "load_ptbxl",
     "load_synthetic",
     "load_wfdb_folder",
+    "sample_label_fraction",
     "simulate_record",
 ]

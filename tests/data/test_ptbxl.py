@@ -102,3 +102,19 @@ def test_real_sample(shared):
     with pytest.warns(UserWarning, match="499 of 500"):
         sup = ecgssl.load_dataset("ptbxl", root=root, progress=False)
     assert sup.classes == ("NORM",) and sup.info["from_cache"]
+
+
+def test_bandpass_and_record_standardisation_through_the_loader(ptbxl_tree):
+    raw = ecgssl.load_dataset("ptbxl", root=ptbxl_tree, task="all", progress=False)
+    assert raw.signals[0, 11].mean() == pytest.approx(11.0, abs=0.01)  # lead j: offset j mV
+    filt = ecgssl.load_dataset("ptbxl", root=ptbxl_tree, task="all", bandpass=(0.5, 40),
+                               progress=False)  # fmt: skip
+    mid = filt.signals[:, :, 300:700]
+    assert np.abs(mid.mean(axis=2)).max() < 0.05  # offsets removed, the 5 Hz sine kept
+    np.testing.assert_allclose(mid[:, 11].std(axis=1), 1.2 / np.sqrt(2), rtol=0.05)
+    std = ecgssl.load_dataset("ptbxl", root=ptbxl_tree, task="all", standardize="record",
+                              progress=False)  # fmt: skip
+    np.testing.assert_allclose(std.signals.mean(axis=2), 0, atol=1e-4)
+    np.testing.assert_allclose(std.signals.std(axis=2), 1, atol=1e-3)
+    assert std.info["preprocess"]["standardize"] == "record"
+    assert len({raw.info["cache"], filt.info["cache"], std.info["cache"]}) == 3
