@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -267,6 +268,8 @@ def _build(
     n_jobs: int | None,
     progress: bool,
 ) -> StoredSignals:
+    if folder is not None:
+        _remove_stale(folder, f".{name}-{key}.")
     fs, leads, length = _resolve(present, reader, config, skipped)
     present = [r for r in present if r.record_id not in skipped]
     n, shape = len(present), (len(present), len(leads), length)
@@ -341,6 +344,15 @@ def _build(
         signals=signals, record_ids=ids, fs=fs, leads=leads, lead_missing=missing,
         comments=kept_comments, skipped=skipped, cache_path=path, from_cache=False,
     )  # fmt: skip
+
+
+def _remove_stale(folder: Path, prefix: str, age_s: float = 86400.0) -> None:
+    """Delete temporary files of builds killed more than ``age_s`` seconds ago."""
+    now = time.time()
+    for f in folder.glob(f"{prefix}*.npy.tmp"):
+        with contextlib.suppress(OSError):
+            if now - f.stat().st_mtime > age_s:
+                f.unlink()
 
 
 def _compact(

@@ -162,3 +162,25 @@ def test_native_length_with_a_fractional_resampling_ratio(tmp_path, mk):
         recs.append(SourceRecord(f"x{i}", str(p), (f"{p}.hea", f"{p}.dat")))
     out = load_signals("t", recs, read_wfdb, PreprocessConfig(fs=100.0), progress=False)
     assert out.signals.shape == (2, 2, 390) and out.fs == 100.0
+
+
+def test_incomplete_caches_are_not_used_and_stale_temporaries_removed(tmp_path, mk):
+    recs = _folder(tmp_path, mk)
+    a = load_signals("t", recs, read_wfdb, CFG, progress=False)
+    assert a.cache_path is not None
+    folder, stem = a.cache_path.parent, a.cache_path.stem
+    expected = np.array(a.signals)
+    del a
+    (folder / f"{stem}.json").unlink()  # killed after the rename, before the manifest
+    (folder / f"{stem}.npy").write_bytes(b"half")
+    old = folder / f".{stem}.abc.npy.tmp"  # left by a build killed long ago
+    fresh = folder / f".{stem}.def.npy.tmp"  # maybe a build running right now
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "unreadable cache" warning: it never looked complete
+        b = load_signals("t", recs, read_wfdb, CFG, progress=False)
+    assert not b.from_cache
+    np.testing.assert_array_equal(b.signals, expected)
+    assert not old.exists() and fresh.exists()
