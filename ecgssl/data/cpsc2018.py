@@ -1,6 +1,7 @@
 """The China Physiological Signal Challenge 2018 (``cpsc2018``), in either layout.
 
-- The ORIGINAL challenge layout: ``A0001.mat`` … (a struct ``ECG`` with ``sex``, ``age`` and
+- The ORIGINAL challenge layout: ``A0001.mat`` …, in ``root`` or its sub-folders such as
+  ``TrainingSet1/`` (a struct ``ECG`` with ``sex``, ``age`` and
   ``data`` (12, N) in mV at 500 Hz, 6–60 s) plus ``REFERENCE.csv`` (``Recording``,
   ``First_label``, ``Second_label``, ``Third_label``; classes 1–9 below).
 - The PhysioNet/CinC 2021 re-distribution (WFDB ``.hea`` + ``.mat``, SNOMED CT ``# Dx:``),
@@ -46,10 +47,14 @@ def read_reference(path: str | Path) -> dict[str, list[int]]:
     return out
 
 
+def _mat_files(path: Path) -> dict[str, Path]:
+    """``A*.mat`` files under ``path`` (any depth, e.g. ``TrainingSet1/``) without a WFDB
+    header, by record name."""
+    return {m.stem: m for m in sorted(path.rglob("A*.mat")) if not m.with_suffix(".hea").exists()}
+
+
 def _is_original(path: Path) -> bool:
-    return (path / "REFERENCE.csv").exists() and any(
-        not m.with_suffix(".hea").exists() for m in path.glob("A*.mat")
-    )
+    return (path / "REFERENCE.csv").exists() and bool(_mat_files(path))
 
 
 @DATASETS.register("cpsc2018", "icbeb2018")
@@ -91,8 +96,10 @@ def load_cpsc2018(
         **{k: v for k, v in kwargs.items() if k not in store_keys},
     )  # fmt: skip
     reference = read_reference(path / "REFERENCE.csv")
-    sources = [SourceRecord(rid, str(path / f"{rid}.mat"), (str(path / f"{rid}.mat"),))
-               for rid in reference]  # fmt: skip
+    mats = _mat_files(path)
+    files = {rid: str(mats.get(rid, path / f"{rid}.mat")) for rid in reference}
+    sources = [SourceRecord(rid, files[rid], (files[rid],)) for rid in reference]
+
     store_kwargs = {k: v for k, v in kwargs.items() if k in store_keys}
     stored = load_signals("cpsc2018-original", sources, read_cpsc2018_mat, config,
                           url=CPSC2018_URL, **store_kwargs)  # fmt: skip

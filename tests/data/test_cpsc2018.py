@@ -29,6 +29,21 @@ def test_original_layout_labels_and_lengths(tmp_path, mk):
         ecgssl.load_dataset("cpsc2018", root=root, classes=["1"], progress=False)
 
 
+def test_training_set_subfolders_and_missing_records(tmp_path, mk):
+    root = mk.write_cpsc_original(tmp_path / "cpsc", {
+        "A0001": (mk.sine_record(12, 5000, 500, seed=1), [1]),
+        "A0002": (mk.sine_record(12, 5000, 500, seed=2), [4]),
+        "A0003": (mk.sine_record(12, 5000, 500, seed=3), [9]),
+    })  # fmt: skip
+    (root / "TrainingSet2").mkdir()
+    (root / "A0002.mat").rename(root / "TrainingSet2" / "A0002.mat")
+    (root / "A0003.mat").unlink()
+    with pytest.warns(UserWarning, match=r"1 of 3 records skipped — A0003: missing"):
+        ds = ecgssl.load_dataset("cpsc2018", root=root, progress=False)
+    assert ds.record_ids.tolist() == ["A0001", "A0002"]
+    assert ds.labels.argmax(axis=1).tolist() == [0, 3]
+
+
 def test_challenge_layout_is_read_by_physionet_loader(tmp_path, mk):
     mk.write_cinc(tmp_path, "A0005", mk.sine_record(12, 5000, 500, seed=0), 500, ["164889003"])
     mk.write_cinc(tmp_path, "E0005", mk.sine_record(12, 5000, 500, seed=0), 500, ["164889003"])
