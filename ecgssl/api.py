@@ -60,7 +60,20 @@ def list_datasets() -> list[str]:
 
 def load_dataset(dataset: DatasetSpec, **kwargs: Any) -> ECGDataset:
     """Load a dataset from a registered name, a ``{"name": ..., **kwargs}`` spec, or pass an
-    :class:`ECGDataset` through."""
+    :class:`ECGDataset` through.
+
+    Real databases are read from disk in their official layouts (see ``docs/datasets.md``):
+    ``ptbxl``, ``physionet2021`` and its sources (``cpsc2018``, ``georgia``, ``chapman``,
+    ``ningbo``, ``ptb``, ``ptbxl_cinc``, ``incart``), ``ludb`` and ``wfdb_folder``. They take
+    ``root`` (the data folder), ``split`` (``"train"``/``"val"``/``"test"`` or ``None``),
+    preprocessing in physical units (``fs``, ``leads``, ``window``, ``bandpass``,
+    ``standardize``...) and, where the data define several, ``task``. Their preprocessed
+    signals are cached, so later loads take seconds. Nothing is ever downloaded.
+
+    Example:
+        >>> ds = ecgssl.load_dataset("ptbxl", root="~/data/ptb-xl", task="rhythm", fs=100)
+        >>> ds.signals.shape, ds.classes[:3], ds.subset("test")
+    """
     if isinstance(dataset, ECGDataset):
         if kwargs:
             raise TypeError("dataset keyword arguments cannot be applied to a loaded ECGDataset")

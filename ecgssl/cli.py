@@ -16,6 +16,8 @@ _EPILOG_PRETRAIN = """examples:
   ecgssl pretrain --method bell                  # built-in dataset, BELL vs random init
   ecgssl pretrain --method simclr --epochs 20 --out runs/simclr
   ecgssl pretrain --method bell --set gamma=1.0  # method hyperparameters as KEY=VALUE
+  ecgssl pretrain --dataset ludb --root ~/data/ludb   # a real database (docs/datasets.md)
+  ecgssl pretrain --dataset ptbxl --root ~/data/ptb-xl --task rhythm
 """
 
 
@@ -77,6 +79,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
+    p.add_argument("--root", type=Path, default=None,
+                   help="data folder of a real dataset (ptbxl, ludb, physionet2021...)")  # fmt: skip
+    p.add_argument("--task", default=None, help="label task of the dataset (e.g. ptbxl: rhythm)")
     p.add_argument("--out", type=Path, default=None, help="folder for checkpoints and results")
     p.add_argument("--label-fractions", default="0.01,0.1,1.0",
                    help="comma-separated label fractions for the linear probe")  # fmt: skip
@@ -141,6 +146,10 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     dataset_kwargs: dict[str, Any] = {"progress": not args.no_progress}
     if args.n_records is not None:
         dataset_kwargs["n_records"] = args.n_records
+    if args.root is not None:
+        dataset_kwargs["root"] = args.root
+    if args.task is not None:
+        dataset_kwargs["task"] = args.task
     if args.out is not None:
         overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
     dataset = ecgssl.load_dataset(args.dataset, **dataset_kwargs)

@@ -1,20 +1,41 @@
-"""Datasets as in-memory (records, leads, time) arrays; see ``DATASETS``."""
+"""Datasets as (records, leads, time) arrays; see ``DATASETS``.
+
+Built in: ``synthetic``, ``arrays``, and loaders of real data in their official layouts:
+``ptbxl``, ``physionet2021`` (and its sources ``cpsc2018``, ``georgia``, ``chapman``,
+``ningbo``, ``ptb``, ``ptbxl_cinc``, ``incart``, ``cpsc2018_extra``), ``ludb`` and
+``wfdb_folder``; their preprocessed signals are cached (:mod:`ecgssl.data.store`).
+"""
 
 from ecgssl.data.arrays import hash_split, load_arrays
 from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.cache import atomic_write_npz, cache_dir, load_npz
+from ecgssl.data.cpsc2018 import load_cpsc2018
+from ecgssl.data.ludb import load_ludb
+from ecgssl.data.physionet import load_physionet2021
+from ecgssl.data.preprocess import PreprocessConfig
+from ecgssl.data.ptbxl import load_ptbxl
+from ecgssl.data.sampling import iterative_stratification, sample_label_fraction
 from ecgssl.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from ecgssl.data.synthetic import load_synthetic, simulate_record
+from ecgssl.data.wfdb_folder import load_wfdb_folder
 
 __all__ = [
     "SPLITS",
     "SYNTHETIC_CLASSES",
     "ECGDataset",
+    "PreprocessConfig",
     "atomic_write_npz",
     "cache_dir",
     "hash_split",
+    "iterative_stratification",
     "load_arrays",
+    "load_cpsc2018",
+    "load_ludb",
     "load_npz",
+    "load_physionet2021",
+    "load_ptbxl",
     "load_synthetic",
+    "load_wfdb_folder",
+    "sample_label_fraction",
     "simulate_record",
 ]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 __all__ = ["SPLITS", "ECGDataset"]
 
@@ -18,8 +20,12 @@ SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class ECGDataset:
+class ECGDataset(Dataset):
     """Signals, labels and metadata of one dataset (or one split of it).
+
+    It is also a map-style :class:`torch.utils.data.Dataset`: ``ds[i]`` is the signal of
+    record ``i`` as a float32 (leads, time) tensor, paired with its label vector when the
+    dataset is labeled, so it can be handed to a :class:`torch.utils.data.DataLoader`.
 
     Attributes:
         signals: float32 array (records, leads, time), in millivolts unless stated.
@@ -33,6 +39,8 @@ class ECGDataset:
         multilabel: Whether a record may carry several labels at once.
         name: Dataset name (for reports and checkpoints).
         info: Free-form metadata (generation parameters, preprocessing, source).
+        record_info: Per-record metadata arrays (e.g. ``age``, ``sex``, ``lead_missing``),
+            each with one entry (row) per record; :meth:`select` keeps them aligned.
     """
 
     signals: np.ndarray
@@ -46,6 +54,7 @@ class ECGDataset:
     multilabel: bool = True
     name: str = "arrays"
     info: dict[str, Any] = field(default_factory=dict)
+    record_info: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s = self.signals
@@ -76,6 +85,9 @@ class ECGDataset:
             arr = getattr(self, name)
             if arr is not None and len(arr) != n:
                 raise ValueError(f"{name} has {len(arr)} entries for {n} records")
+        for key, arr in self.record_info.items():
+            if len(arr) != n:
+                raise ValueError(f"record_info[{key!r}] has {len(arr)} entries for {n} records")
         if self.split is not None:
             unknown = set(np.unique(self.split).tolist()) - set(SPLITS)
             if unknown:
@@ -83,6 +95,13 @@ class ECGDataset:
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])
+
+    def __getitem__(self, index: int) -> Any:
+        """Record ``index``: a (leads, time) float32 tensor, or ``(signal, labels)``."""
+        x = torch.tensor(np.asarray(self.signals[index], dtype=np.float32))
+        if self.labels is None:
+            return x
+        return x, torch.tensor(np.asarray(self.labels[index], dtype=np.float32))
 
     @property
     def n_leads(self) -> int:
@@ -120,6 +139,7 @@ class ECGDataset:
             split=take(self.split),
             record_ids=take(self.record_ids),
             patient_ids=take(self.patient_ids),
+            record_info={k: v[idx] for k, v in self.record_info.items()},
         )
 
     def subset(self, split: str | Sequence[str]) -> ECGDataset:

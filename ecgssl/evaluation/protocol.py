@@ -87,7 +87,9 @@ def evaluate_encoder(
             validation), ``"knn"`` (cosine k-nearest neighbours on frozen embeddings) or
             ``"finetune"`` (encoder + linear head trained end to end, early-stopped on
             validation).
-        label_fraction: Fraction of training labels to use, in (0, 1].
+        label_fraction: Fraction of training labels to use, in (0, 1]: a stratified sample
+            (:func:`ecgssl.data.sampling.sample_label_fraction`), of whole patients when the
+            dataset has patient ids.
         seed: Seed of the label-fraction sample (and of fine-tuning).
         device: Device for the embeddings / fine-tuning.
         batch_size: Records per forward pass when embedding.
@@ -133,7 +135,10 @@ def evaluate_fractions(
     leaked = check_leakage(encoder, parts["test"], allow_leakage)
     train_all = parts["train"]
     assert train_all.labels is not None
-    samples = [label_fraction_indices(train_all.labels, f, seed) for f in label_fractions]
+    samples = [
+        label_fraction_indices(train_all.labels, f, seed, train_all.patient_ids)
+        for f in label_fractions
+    ]
     labels = {s: np.asarray(parts[s].labels) for s in ("train", "val", "test")}
     feats: dict[str, np.ndarray] = {}
     if protocol != "finetune":

@@ -1,48 +1,39 @@
-"""Seeded label-fraction sampling that keeps every class represented."""
+"""Seeded label-fraction sampling that keeps every class represented.
+
+The sampler lives in :mod:`ecgssl.data.sampling` (iterative stratification, patient-aware);
+this module keeps the evaluation-side entry point.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from ecgssl.validation import check_in_range
+from ecgssl.data.sampling import sample_label_fraction
 
 __all__ = ["label_fraction_indices"]
 
 
-def label_fraction_indices(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Indices of a random ``fraction`` of the records, with every class kept where possible.
+def label_fraction_indices(
+    labels: np.ndarray,
+    fraction: float,
+    seed: int = 0,
+    patient_ids: Sequence[object] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of a seeded, stratified ``fraction`` of the records, every class kept where
+    possible; with ``patient_ids``, whole patients are drawn.
 
-    Classes are visited from rarest to most frequent and one positive record of each class
-    not yet covered is taken first; the rest of the budget is filled at random. The result
-    is sorted and deterministic for a given seed.
+    See :func:`ecgssl.data.sampling.sample_label_fraction`. The result is sorted and
+    deterministic for a given seed.
 
     Args:
         labels: Multi-hot labels (records, classes).
         fraction: Fraction of records to keep, in (0, 1].
         seed: Random seed.
+        patient_ids: Optional patient per record.
 
     Raises:
         ValueError: ``fraction`` outside (0, 1].
     """
-    check_in_range(fraction, "label_fraction", 0.0, 1.0)
-    if fraction <= 0:
-        raise ValueError(f"label_fraction must be in (0, 1], got {fraction}")
-    n = labels.shape[0]
-    if fraction >= 1.0:
-        return np.arange(n)
-    budget = max(1, math.ceil(fraction * n))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    chosen: list[int] = []
-    taken = np.zeros(n, dtype=bool)
-    counts = labels.sum(axis=0)
-    for c in np.argsort(counts, kind="stable"):
-        if len(chosen) >= budget or counts[c] == 0 or labels[chosen, c].any():
-            continue
-        pos = order[labels[order, c] > 0]
-        chosen.append(int(pos[0]))
-        taken[pos[0]] = True
-    rest = order[~taken[order]][: max(0, budget - len(chosen))]
-    return np.sort(np.concatenate([np.asarray(chosen, dtype=int), rest]))
+    return sample_label_fraction(labels, fraction, seed, patient_ids).indices
