@@ -103,6 +103,11 @@ class SSLMethod(nn.Module):
         """Record the method's own hyperparameters for checkpoints and reports."""
         self._hparams.update(hparams)
 
+    def _forget_momentum(self) -> None:
+        """Drop the momentum hyperparameters from :attr:`hparams` (methods without a target)."""
+        for key in ("base_momentum", "final_momentum", "momentum_schedule"):
+            self._hparams.pop(key, None)
+
     @property
     def hparams(self) -> dict[str, Any]:
         """Method hyperparameters (JSON-serialisable), enough to rebuild the method."""
