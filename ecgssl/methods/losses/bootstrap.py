@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.methods.losses._precision import float32_loss
+
 __all__ = ["byol_loss", "negative_cosine_loss"]
 
 
@@ -15,6 +17,7 @@ def _check_pair(a: Tensor, b: Tensor, names: str) -> None:
         )
 
 
+@float32_loss
 def byol_loss(p: Tensor, z: Tensor) -> Tensor:
     """BYOL's normalised MSE, ``mean(2 - 2 cos(p, z))`` (Grill et al., NeurIPS 2020).
 
@@ -29,6 +32,7 @@ def byol_loss(p: Tensor, z: Tensor) -> Tensor:
     return (2 - 2 * F.cosine_similarity(p, z, dim=-1)).mean()
 
 
+@float32_loss
 def negative_cosine_loss(p: Tensor, z: Tensor) -> Tensor:
     """SimSiam's ``D(p, z) = -mean(cos(p, z))`` (Chen & He, "Exploring Simple Siamese
     Representation Learning", CVPR 2021, Eq. 1).

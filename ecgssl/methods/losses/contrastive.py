@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
 __all__ = ["clocs_loss", "moco_v3_loss", "nt_xent_loss"]
@@ -18,6 +19,7 @@ def _check_pair(a: Tensor, b: Tensor, names: str) -> None:
         )
 
 
+@float32_loss
 def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
     """SimCLR's normalised temperature-scaled cross entropy (Chen et al., ICML 2020).
 
@@ -44,6 +46,7 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
     return F.cross_entropy(logits, targets)
 
 
+@float32_loss
 def moco_v3_loss(q: Tensor, k: Tensor, temperature: float = 1.0) -> Tensor:
     """MoCo v3's contrastive loss ``ctr(q, k)`` (Chen, Xie & He, "An Empirical Study of
     Training Self-Supervised Vision Transformers", ICCV 2021, Algorithm 1).
@@ -73,6 +76,7 @@ def moco_v3_loss(q: Tensor, k: Tensor, temperature: float = 1.0) -> Tensor:
     return F.cross_entropy(logits, targets) * (2 * temperature)
 
 
+@float32_loss
 def clocs_loss(
     embeddings: Tensor, temperature: float = 0.1, patient_ids: Tensor | None = None
 ) -> Tensor:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.methods.losses.redundancy import batch_standardize
 from ecgssl.validation import check_in_range, check_positive
 
@@ -26,6 +27,7 @@ def _check_leads(p: Tensor, z: Tensor, names: str) -> None:
         )
 
 
+@float32_loss
 def fuse_lead_pairs(
     pair_loss: Tensor, gamma: float = 0.8, pairs: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -66,6 +68,7 @@ def fuse_lead_pairs(
     return loss, intra, inter
 
 
+@float32_loss
 def bell_loss(
     p: Tensor, z: Tensor, gamma: float = 0.8, pairs: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -97,6 +100,7 @@ def bell_loss(
     return fuse_lead_pairs((2 - 2 * sim).mean(dim=0), gamma, pairs)
 
 
+@float32_loss
 def lead_barlow_loss(
     z1: Tensor,
     z2: Tensor,

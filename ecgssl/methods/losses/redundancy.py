@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
 __all__ = ["barlow_twins_loss", "batch_standardize", "vicreg_loss"]
@@ -31,6 +32,7 @@ def batch_standardize(z: Tensor, eps: float = 1e-5, dim: int = 0) -> Tensor:
     return (z - mean) / torch.sqrt(var + eps)
 
 
+@float32_loss
 def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.0051) -> Tensor:
     """Barlow Twins' redundancy-reduction loss (Zbontar, Jing, Misra, LeCun & Deny,
     "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", ICML 2021, Eq. 1).
@@ -72,6 +74,7 @@ def _covariance_term(z: Tensor) -> Tensor:
     return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
 
 
+@float32_loss
 def vicreg_loss(
     z1: Tensor,
     z2: Tensor,
