@@ -51,6 +51,7 @@ class CLOCS(SSLMethod):
     """
 
     name = "clocs"
+    uses_patient_ids = True
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ecgssl.methods import CLOCS, clocs_loss
+from ecgssl.methods import CLOCS, SSLMethod, clocs_loss
 from ecgssl.registry import ENCODERS
 
 
@@ -72,6 +72,11 @@ def test_patient_ids_make_same_patient_records_positives(mode):
     shared = method.training_step(v1, v2, patient_ids=torch.tensor([0, 0, 1, 1, 2, 2]))["loss"]
     torch.testing.assert_close(plain, distinct)
     assert not torch.allclose(plain, shared)
+
+
+def test_declares_that_it_uses_patient_ids():
+    assert CLOCS.uses_patient_ids
+    assert not SSLMethod.uses_patient_ids
 
 
 def test_flat_encoders_work_for_cmsc_only():
