@@ -55,10 +55,14 @@ class SSLMethod(nn.Module):
     Attributes:
         name: Registry name of the method.
         requires_multibranch: Whether the method needs per-lead latents.
+        uses_patient_ids: Whether :meth:`training_step` takes an optional ``patient_ids``
+            keyword (a (batch,) tensor) and uses it, e.g. CLOCS' same-patient positives. A
+            training loop that knows the batch's patient ids passes them only to such methods.
     """
 
     name: ClassVar[str] = ""
     requires_multibranch: ClassVar[bool] = False
+    uses_patient_ids: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -102,6 +106,11 @@ class SSLMethod(nn.Module):
     def _remember(self, **hparams: Any) -> None:
         """Record the method's own hyperparameters for checkpoints and reports."""
         self._hparams.update(hparams)
+
+    def _forget_momentum(self) -> None:
+        """Drop the momentum hyperparameters from :attr:`hparams` (methods without a target)."""
+        for key in ("base_momentum", "final_momentum", "momentum_schedule"):
+            self._hparams.pop(key, None)
 
     @property
     def hparams(self) -> dict[str, Any]:

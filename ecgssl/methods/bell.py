@@ -9,25 +9,20 @@ reconstruction from its abstract and the same group's sibling work (``shared/BEL
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
-from ecgssl.methods.base import SSLMethod
 from ecgssl.methods.heads import LeadwiseMLPHead
+from ecgssl.methods.lead_pairs import LeadPairMethod
 from ecgssl.methods.losses import bell_loss
 from ecgssl.registry import METHODS
-from ecgssl.validation import check_in_range
 
 __all__ = ["BELL"]
 
-_PAIR_MODES = ("all", "random")
-
 
 @METHODS.register("bell")
-class BELL(SSLMethod):
+class BELL(LeadPairMethod):
     """Bootstrap each lead's latent with fused intra-/inter-lead losses.
 
     online: multi-branch encoder -> per-lead projector g_i -> per-lead predictor q_i;
@@ -54,7 +49,6 @@ class BELL(SSLMethod):
     """
 
     name = "bell"
-    requires_multibranch = True
 
     def __init__(
         self,
@@ -70,51 +64,18 @@ class BELL(SSLMethod):
         final_momentum: float = 1.0,
         momentum_schedule: str = "cosine",
     ) -> None:
-        super().__init__(encoder, base_momentum, final_momentum, momentum_schedule)
-        check_in_range(gamma, "gamma", 0.0, 1.0)
-        if inter_pairs not in _PAIR_MODES:
-            raise ValueError(f"inter_pairs must be one of {_PAIR_MODES}, got {inter_pairs!r}")
-        encoder_shared = bool(encoder.config.get("shared_weights", False))
-        if shared_weights is not None and bool(shared_weights) != encoder_shared:
-            raise ValueError(
-                f"shared_weights={shared_weights} but the encoder was built with "
-                f"shared_weights={encoder_shared}"
-            )
-        n_leads = encoder.n_leads
-        if n_leads < 2 and gamma < 1.0:
-            raise ValueError(
-                f"BELL's inter-lead term needs at least 2 leads, the encoder has {n_leads}; "
-                "set gamma=1 for single-lead data"
-            )
-        shared_heads = encoder_shared if shared_heads is None else bool(shared_heads)
-        self.gamma = float(gamma)
-        self.inter_pairs = inter_pairs
-        self._remember(
-            gamma=gamma, inter_pairs=inter_pairs, shared_weights=encoder_shared,
-            shared_heads=shared_heads, proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim,
-            pred_hidden_dim=pred_hidden_dim,
+        super().__init__(
+            encoder, gamma, inter_pairs, shared_weights, shared_heads, base_momentum,
+            final_momentum, momentum_schedule,
         )  # fmt: skip
-        d = int(encoder.per_lead_dim or 0)
-        self.projector = LeadwiseMLPHead(n_leads, d, proj_hidden_dim, proj_dim, shared_heads)
-        self.predictor = LeadwiseMLPHead(n_leads, proj_dim, pred_hidden_dim, proj_dim, shared_heads)
+        self._remember(
+            proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, pred_hidden_dim=pred_hidden_dim
+        )
+        n, d, shared = self.n_leads, self.per_lead_dim, self.shared_heads
+        self.projector = LeadwiseMLPHead(n, d, proj_hidden_dim, proj_dim, shared)
+        self.predictor = LeadwiseMLPHead(n, proj_dim, pred_hidden_dim, proj_dim, shared)
         self.target_encoder = self.add_momentum_pair(self.encoder)
         self.target_projector = self.add_momentum_pair(self.projector)
-
-    @classmethod
-    def default_encoder(cls, **hparams: Any) -> dict[str, Any]:
-        """Encoder spec used by ``ecgssl.pretrain`` when no encoder is given."""
-        spec: dict[str, Any] = {"name": "multibranch"}
-        if hparams.get("shared_weights") is not None:
-            spec["shared_weights"] = bool(hparams["shared_weights"])
-        return spec
-
-    def _sample_pairs(self, device: torch.device) -> Tensor | None:
-        if self.inter_pairs == "all":
-            return None
-        n = self.encoder.n_leads
-        i = torch.randint(n, (1,))
-        j = (i + torch.randint(1, n, (1,))) % n  # uniform over j != i
-        return torch.stack([i, j], dim=1).to(device)
 
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
@@ -122,7 +83,7 @@ class BELL(SSLMethod):
         p = self.predictor(self.projector(self.encoder.forward_leads(both)))
         with torch.no_grad():
             z = self.target_projector(self.target_encoder.forward_leads(both))
-        pairs = self._sample_pairs(view1.device)
+        pairs = self.sample_pairs(view1.device)
         loss_a, intra_a, inter_a = bell_loss(p[:b], z[b:], self.gamma, pairs)
         loss_b, intra_b, inter_b = bell_loss(p[b:], z[:b], self.gamma, pairs)
         return {

@@ -1,6 +1,7 @@
 """Projection and prediction heads: a plain MLP and a batched per-lead MLP.
 
-``MLPHead`` is the BYOL/SimCLR head (Linear -> BatchNorm -> ReLU -> Linear).
+``MLPHead`` is the BYOL/SimCLR head (Linear -> BatchNorm -> ReLU -> Linear), deeper for
+SimSiam, Barlow Twins and VICReg.
 ``LeadwiseMLPHead`` applies one such MLP *per lead* to per-lead latents
 (batch, leads, dim) with all leads computed in one batched matmul (``einsum``), which is
 how BELL's per-lead projectors and predictors stay fast.
@@ -17,25 +18,44 @@ __all__ = ["LeadwiseLinear", "LeadwiseMLPHead", "MLPHead"]
 
 
 class MLPHead(nn.Module):
-    """Linear -> BatchNorm1d -> ReLU -> Linear (Grill et al. 2020; Chen et al. 2020).
+    """MLP head: ``num_layers - 1`` blocks of Linear -> BatchNorm1d -> ReLU, then a Linear.
+
+    The default (2 layers) is the BYOL/SimCLR head (Grill et al. 2020; Chen et al. 2020).
+    Three layers give the projectors of SimSiam, Barlow Twins and VICReg; ``last_bn`` adds a
+    BatchNorm without affine parameters after the output layer (SimSiam, MoCo v3).
 
     Args:
         in_dim: Input features.
-        hidden_dim: Hidden units.
+        hidden_dim: Hidden units of every hidden layer.
         out_dim: Output features.
+        num_layers: Number of linear layers (>= 1).
+        last_bn: Batch-normalise the output (no affine parameters, no bias before it).
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int) -> None:
+    def __init__(
+        self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2,
+        last_bn: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
-        for name, v in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
+        for name, v in (
+            ("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim),
+            ("num_layers", num_layers),
+        ):  # fmt: skip
             if int(v) < 1:
                 raise ValueError(f"{name} must be >= 1, got {v}")
-        self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden_dim, bias=False),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, out_dim),
-        )
+        layers: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(num_layers - 1):
+            layers += [
+                nn.Linear(dim, hidden_dim, bias=False),
+                nn.BatchNorm1d(hidden_dim),
+                nn.ReLU(inplace=True),
+            ]
+            dim = hidden_dim
+        layers.append(nn.Linear(dim, out_dim, bias=not last_bn))
+        if last_bn:
+            layers.append(nn.BatchNorm1d(out_dim, affine=False))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_dim) -> (batch, out_dim)."""

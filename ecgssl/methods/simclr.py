@@ -41,7 +41,7 @@ class SimCLR(SSLMethod):
         super().__init__(encoder)
         check_positive(temperature, "temperature")
         self.temperature = float(temperature)
-        self._hparams = {}
+        self._forget_momentum()
         self._remember(proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, temperature=temperature)
         self.projector = MLPHead(encoder.output_dim, proj_hidden_dim, proj_dim)
 

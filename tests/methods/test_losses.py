@@ -114,3 +114,41 @@ def test_losses_reject_bad_input():
         nt_xent_loss(x[:, 0], x[:, 0], temperature=-1.0)
     with pytest.raises(ValueError, match="at least 2"):
         nt_xent_loss(x[:1, 0], x[:1, 0])
+
+
+def _all_losses():
+    from ecgssl.methods import losses as L
+
+    g = torch.Generator().manual_seed(7)
+    a, b = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    la, lb = torch.randn(6, 3, 8, generator=g), torch.randn(6, 3, 8, generator=g)
+    return [
+        ("byol", lambda: L.byol_loss(a, b)),
+        ("negative_cosine", lambda: L.negative_cosine_loss(a, b)),
+        ("nt_xent", lambda: L.nt_xent_loss(a, b)),
+        ("moco_v3", lambda: L.moco_v3_loss(a, b)),
+        ("clocs", lambda: L.clocs_loss(la)),
+        ("barlow_twins", lambda: L.barlow_twins_loss(a, b)),
+        ("vicreg", lambda: L.vicreg_loss(a, b)[0]),
+        ("bell", lambda: L.bell_loss(la, lb)[0]),
+        ("lead_barlow", lambda: L.lead_barlow_loss(la, lb)[0]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_losses_run_in_float32_under_autocast(case):
+    name, compute = _all_losses()[case]
+    plain = compute()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = compute()
+    assert mixed.dtype == torch.float32, name
+    torch.testing.assert_close(mixed, plain, msg=name)
+
+
+def test_half_precision_inputs_are_upcast_and_keep_gradients():
+    p = torch.randn(4, 8, dtype=torch.bfloat16, requires_grad=True)
+    z = torch.randn(4, 8, dtype=torch.bfloat16)
+    loss = byol_loss(p, z)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert p.grad is not None and p.grad.dtype == torch.bfloat16

@@ -1,0 +1,124 @@
+"""Redundancy-reduction losses without negatives: Barlow Twins and VICReg."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ecgssl.methods.losses._precision import float32_loss
+from ecgssl.validation import check_positive
+
+__all__ = ["barlow_twins_loss", "batch_standardize", "vicreg_loss"]
+
+
+def _check_pair(a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(
+            f"z1 and z2 must both be (batch, dim), got {tuple(a.shape)}, {tuple(b.shape)}"
+        )
+    if a.shape[0] < 2:
+        raise ValueError("batch statistics need a batch of at least 2 samples")
+
+
+def batch_standardize(z: Tensor, eps: float = 1e-5, dim: int = 0) -> Tensor:
+    """Standardise each feature over the batch: ``(z - mean) / sqrt(var + eps)``.
+
+    The variance is the biased one, as in ``BatchNorm1d(affine=False)`` in training mode,
+    which Barlow Twins applies to the projections before the cross-correlation.
+    """
+    mean = z.mean(dim=dim, keepdim=True)
+    var = z.var(dim=dim, unbiased=False, keepdim=True)
+    return (z - mean) / torch.sqrt(var + eps)
+
+
+@float32_loss
+def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.0051) -> Tensor:
+    """Barlow Twins' redundancy-reduction loss (Zbontar, Jing, Misra, LeCun & Deny,
+    "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", ICML 2021, Eq. 1).
+
+    With the batch-standardised projections (:func:`batch_standardize`) and their
+    cross-correlation matrix ``C = z1n.T @ z2n / batch`` (dim x dim)::
+
+        loss = sum_i (1 - C_ii)^2 + lambd * sum_i sum_{j != i} C_ij^2
+
+    The invariance term pulls the two views' features together; the redundancy-reduction
+    term decorrelates different features.
+
+    Args:
+        z1: First-view projections (batch, dim).
+        z2: Second-view projections (batch, dim).
+        lambd: Weight of the off-diagonal term (> 0; paper: 0.0051 for dim 8192).
+
+    Returns:
+        Scalar loss.
+    """
+    check_positive(lambd, "lambd")
+    _check_pair(z1, z2)
+    c = batch_standardize(z1).T @ batch_standardize(z2) / z1.shape[0]
+    diag = torch.diagonal(c)
+    on_diag = (1 - diag).pow(2).sum()
+    off_diag = c.pow(2).sum() - diag.pow(2).sum()
+    return on_diag + lambd * off_diag
+
+
+def _variance_term(z: Tensor, gamma: float, eps: float) -> Tensor:
+    std = torch.sqrt(z.var(dim=0) + eps)  # unbiased, as in the paper's code
+    return F.relu(gamma - std).mean()
+
+
+def _covariance_term(z: Tensor) -> Tensor:
+    n, d = z.shape
+    zc = z - z.mean(dim=0)
+    cov = zc.T @ zc / (n - 1)
+    return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
+
+
+@float32_loss
+def vicreg_loss(
+    z1: Tensor,
+    z2: Tensor,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """VICReg: variance-invariance-covariance regularisation (Bardes, Ponce & LeCun,
+    "VICReg: Variance-Invariance-Covariance Regularization for Self-Supervised Learning",
+    ICLR 2022, Eqs. 1–6).
+
+    For embeddings Z, Z' (batch n, dim d)::
+
+        s(Z, Z') = mean_b ||z_b - z'_b||^2 / d                      # invariance (MSE)
+        v(Z)     = mean_j max(0, gamma - sqrt(Var(z^j) + eps))      # variance hinge
+        c(Z)     = sum_{i != j} Cov(Z)_ij^2 / d                     # covariance
+        loss     = lambda s + mu (v(Z) + v(Z')) / 2 + nu (c(Z) + c(Z'))
+
+    The variance term is averaged over the two branches as in the authors' code, on which the
+    paper's coefficients (lambda = mu = 25, nu = 1) were tuned.
+
+    Args:
+        z1: First-view embeddings (batch, dim).
+        z2: Second-view embeddings (batch, dim).
+        sim_weight: lambda, weight of the invariance term (>= 0).
+        var_weight: mu, weight of the variance term (>= 0).
+        cov_weight: nu, weight of the covariance term (>= 0).
+        gamma: Target standard deviation of every embedding dimension (> 0).
+        eps: Numerical stabiliser inside the square root (> 0).
+
+    Returns:
+        ``(loss, invariance, variance, covariance)`` scalars (unweighted terms).
+    """
+    for name, value in (
+        ("sim_weight", sim_weight), ("var_weight", var_weight), ("cov_weight", cov_weight),
+    ):  # fmt: skip
+        check_positive(value, name, allow_zero=True)
+    check_positive(gamma, "gamma")
+    check_positive(eps, "eps")
+    _check_pair(z1, z2)
+    invariance = F.mse_loss(z1, z2)
+    variance = (_variance_term(z1, gamma, eps) + _variance_term(z2, gamma, eps)) / 2
+    covariance = _covariance_term(z1) + _covariance_term(z2)
+    loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
+    return loss, invariance, variance, covariance
