@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 
@@ -12,8 +13,10 @@ __all__ = [
     "STANDARD_LEADS",
     "check_finite",
     "check_in_range",
+    "check_lead_names",
     "check_positive",
     "check_signal",
+    "lead_indices",
 ]
 
 #: The standard 12-lead order used throughout ecgssl.
@@ -115,3 +118,54 @@ def check_range_pair(
     if not (low <= a <= b <= high) or not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got ({a}, {b})")
     return a, b
+
+
+def check_lead_names(
+    leads: Sequence[str], *, n_leads: int | None = None, name: str = "leads"
+) -> tuple[str, ...]:
+    """Check a list of lead names (non-empty strings, no duplicates, right count).
+
+    Args:
+        leads: Lead names, one per signal row.
+        n_leads: Required number of names, or ``None`` for any.
+        name: How the list is called in error messages.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        TypeError: ``leads`` is a single string or holds non-strings.
+        ValueError: empty names, duplicates, or a count that differs from ``n_leads``.
+    """
+    if isinstance(leads, str) or not isinstance(leads, Sequence):
+        raise TypeError(f"{name} must be a sequence of lead names, got {leads!r}")
+    bad = [v for v in leads if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise TypeError(f"{name} must be non-empty strings, got {bad[:5]!r}")
+    dupes = sorted({v for v in leads if list(leads).count(v) > 1})
+    if dupes:
+        raise ValueError(f"{name} holds duplicate lead names {dupes}")
+    if n_leads is not None and len(leads) != n_leads:
+        raise ValueError(f"{len(leads)} {name} given for {n_leads} signal leads: {list(leads)}")
+    return tuple(leads)
+
+
+def lead_indices(requested: Sequence[str], available: Sequence[str]) -> list[int]:
+    """Positions of the ``requested`` lead names in ``available`` (in the requested order).
+
+    Raises:
+        ValueError: a requested name is not available; the message lists close matches
+            and every available name.
+    """
+    check_lead_names(requested, name="requested leads")
+    avail = list(available)
+    unknown = [v for v in requested if v not in avail]
+    if unknown:
+        hints = []
+        for v in unknown:
+            close = difflib.get_close_matches(v, avail, n=3) or [
+                a for a in avail if a.lower() == v.lower()
+            ]
+            hints.append(f"{v!r}" + (f" (did you mean {close}?)" if close else ""))
+        raise ValueError(f"unknown lead name(s) {', '.join(hints)}; available leads: {avail}")
+    return [avail.index(v) for v in requested]
