@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +14,7 @@ __all__ = [
     "STANDARD_LEADS",
     "check_finite",
     "check_in_range",
+    "check_int",
     "check_lead_names",
     "check_positive",
     "check_signal",
@@ -84,12 +86,19 @@ def check_finite(x: Tensor, *, name: str = "tensor") -> Tensor:
     return x
 
 
+def _finite(value: float) -> bool:
+    """Finite, and (for ints) within int64, the range torch accepts for Python scalars."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return math.isfinite(value)
+
+
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = value >= 0 if allow_zero else value > 0
-    if not ok or not math.isfinite(value):
+    if not ok or not _finite(value):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value}")
     return value
@@ -102,10 +111,21 @@ def check_in_range(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = low <= value <= high if inclusive else low < value < high
-    if not ok or not math.isfinite(value):
+    if not ok or not _finite(value):
         brackets = "[]" if inclusive else "()"
         raise ValueError(f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}")
     return value
+
+
+def check_int(value: object, name: str, low: int, high: int | None = None) -> int:
+    """Raise ``ValueError`` unless ``value`` is an integer (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {bound}, got {v}")
+    return v
 
 
 def check_range_pair(
@@ -114,7 +134,10 @@ def check_range_pair(
     """Check a ``(min, max)`` pair with ``low <= min <= max <= high``; return it as a tuple."""
     if len(value) != 2:
         raise ValueError(f"{name} must be a (min, max) pair, got {value!r}")
-    a, b = float(value[0]), float(value[1])
+    try:
+        a, b = float(value[0]), float(value[1])
+    except OverflowError as e:  # an int beyond the float range
+        raise ValueError(f"{name} must be a pair of finite numbers, got {value!r}") from e
     if not (low <= a <= b <= high) or not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got ({a}, {b})")
     return a, b
@@ -163,7 +186,7 @@ def lead_indices(requested: Sequence[str], available: Sequence[str]) -> list[int
     if unknown:
         hints = []
         for v in unknown:
-            close = difflib.get_close_matches(v, avail, n=3) or [
+            close = difflib.get_close_matches(v, avail, n=3, cutoff=0.5) or [
                 a for a in avail if a.lower() == v.lower()
             ]
             hints.append(f"{v!r}" + (f" (did you mean {close}?)" if close else ""))
