@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 __all__ = ["PretrainConfig"]
 
 _OPTIMIZERS = ("adamw", "lars", "adam", "sgd")
@@ -115,6 +117,8 @@ class PretrainConfig:
         self.optimizer = self.optimizer.lower()
         if not (self.amp is True or self.amp is False or self.amp == "auto"):
             raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+        if isinstance(self.device, torch.device):
+            self.device = str(self.device)
         if not isinstance(self.device, str) or not self.device.strip():
             raise ValueError(
                 f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"

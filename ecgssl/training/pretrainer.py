@@ -187,6 +187,13 @@ class Pretrainer:
                 f"cannot resume from {path}: it was trained with {theirs} batches per epoch, "
                 f"this run has {steps_per_epoch} (different data, batch_size or drop_last)"
             )
+        if ckpt.get("ecgssl_version") != __version__:
+            warnings.warn(
+                f"{path} was written by ecgssl {ckpt.get('ecgssl_version')}, this is "
+                f"{__version__}; resuming anyway",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         old = ckpt.get("config", {})
         changed = [k for k in _TRAJECTORY if k in old and old[k] != getattr(self.config, k)]
         if changed:
@@ -341,7 +348,15 @@ class Pretrainer:
         def save() -> None:
             assert ckpt_dir is not None
             state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
-            p.last_ckpt = atomic_torch_save(state, ckpt_dir / checkpoint_name(p.epoch, p.step))
+            try:
+                p.last_ckpt = atomic_torch_save(state, ckpt_dir / checkpoint_name(p.epoch, p.step))
+            except OSError as e:  # disk full, quota, permissions: keep training, keep old files
+                warnings.warn(
+                    f"could not write a checkpoint at step {p.step} ({e}); training continues "
+                    f"and older checkpoints are kept (last good checkpoint: {p.last_ckpt})",
+                    RuntimeWarning, stacklevel=3,
+                )  # fmt: skip
+                return
             prune_checkpoints(ckpt_dir, cfg.keep_last)
 
         every_steps = cfg.checkpoint_every_steps if ckpt_dir is not None else None

@@ -196,3 +196,40 @@ def test_metadata_that_cannot_be_loaded_safely_is_refused_up_front():
         trainer(metadata={"bad": object()})
     t = trainer(metadata={"n": np.int64(3), "a": np.arange(2)})
     assert t.metadata == {"n": 3, "a": [0, 1]}
+
+
+def test_a_failed_save_warns_and_training_goes_on(tmp_path, monkeypatch):
+    import errno
+
+    import ecgssl.training.checkpoint as checkpoint_module
+
+    real_save, calls = torch.save, []
+
+    def full_disk(obj, f, *a, **kw):
+        calls.append(1)
+        if len(calls) == 2:  # the second checkpoint meets a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, f, *a, **kw)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
+    with pytest.warns(RuntimeWarning, match=r"could not write a checkpoint at step 6 \(.*No space"):
+        result = trainer(tmp_path, checkpoint_every_steps=4).fit(signals(), fs=FS)
+    monkeypatch.undo()
+    steps = [load_checkpoint(p)["step"] for p in find_checkpoints(tmp_path)]
+    assert steps == [4, 8, 12] and len(result.history) == 2
+    assert not list(tmp_path.glob(".ckpt-*.tmp"))
+
+
+def test_mid_epoch_resume_on_a_loader_skips_trained_batches_with_a_warning(tmp_path):
+    data = torch.utils.data.TensorDataset(signals())
+    loader = torch.utils.data.DataLoader(data, batch_size=4, shuffle=False)
+    full = trainer(tmp_path / "a", checkpoint_every_steps=4).fit(loader, fs=FS)
+    start = find_checkpoints(tmp_path / "a")[0]  # step 4, mid-epoch 1
+    with pytest.warns(RuntimeWarning, match="skipping 4 batches"):
+        resumed = trainer(tmp_path / "b", resume=start).fit(loader, fs=FS)
+    for k, v in weights(full).items():  # an unshuffled loader is deterministic: exact again
+        torch.testing.assert_close(weights(resumed)[k], v, atol=0, rtol=0, msg=k)
+
+
+def test_config_accepts_a_torch_device():
+    assert trainer(device=torch.device("cpu")).config.device == "cpu"

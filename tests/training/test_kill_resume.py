@@ -20,7 +20,10 @@ import torch
 from ecgssl.training import find_checkpoints, load_checkpoint
 
 CHILD = Path(__file__).with_name("resume_child.py")
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL"),
+]
 
 
 def _cmd(out: Path, ckpt_dir: Path | None, *kill: str) -> list[str]:
