@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecgssl.augment import Augmentation
-from ecgssl.registry import AUGMENTATIONS
+from ecgssl.registry import AUGMENTATIONS, ENCODERS
 from ecgssl.training import PretrainConfig
 
 _EXAMPLES = int(os.environ.get("ECGSSL_FUZZ_EXAMPLES", "40"))
@@ -38,6 +38,16 @@ VALUES = (
     | st.lists(NUMBERS, max_size=3)
     | st.tuples(NUMBERS, NUMBERS)
     | st.dictionaries(st.text(max_size=3), SCALARS, max_size=2)
+)
+
+# Encoder hyperparameters: small integers (network sizes), plus the same kinds of junk.
+SMALL_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 12)
+    | st.floats()
+    | st.text(max_size=4)
+    | (st.lists(st.integers(-1, 12), max_size=3))
 )
 
 
@@ -105,3 +115,37 @@ def test_augmentation_spec_is_built_or_refused_cleanly(name: str, data: Any) -> 
     assert out.dtype == x.dtype and out.shape[:2] == x.shape[:2]
     assert aug.changes_length or out.shape == x.shape
     assert bool(torch.isfinite(out).all()), f"{aug!r} produced NaN/Inf"
+
+
+# -- encoder specs ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ENCODERS.list())
+@FUZZ
+@given(data=st.data())
+def test_encoder_spec_is_built_or_refused_cleanly(name: str, data: Any) -> None:
+    params = [p for p in inspect.signature(ENCODERS.get(name)).parameters if p != "self"]
+    spec: dict[str, Any] = {"name": name, "n_leads": 3}
+    for param in data.draw(st.lists(st.sampled_from(params), unique=True, max_size=3)):
+        spec[param] = data.draw(SMALL_VALUES, label=param)
+    try:
+        enc = ENCODERS.build(spec)
+    except (ValueError, TypeError, KeyError):
+        return
+    if sum(p.numel() for p in enc.parameters()) > 5_000_000:
+        return  # a valid but big network: too slow to run here
+    x = torch.randn(2, enc.n_leads, max(enc.min_length, enc.input_length or 0, 256))
+    out = enc.eval()(x)
+    assert out.shape == (2, enc.output_dim) and bool(torch.isfinite(out).all())
+
+
+# -- command-line KEY=VALUE options -------------------------------------------------------------
+@FUZZ
+@given(st.lists(st.text(max_size=12), max_size=4))
+def test_cli_set_options_parse_or_raise_a_user_error(items: list[str]) -> None:
+    from ecgssl.cli import UserError, _parse_sets
+
+    try:
+        parsed = _parse_sets(items)
+    except UserError as e:
+        assert "KEY=VALUE" in str(e)
+        return
+    assert set(parsed) <= {i.partition("=")[0].strip() for i in items}
