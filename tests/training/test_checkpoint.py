@@ -23,14 +23,6 @@ FS = 50.0
 LEADS = ("I", "II", "V1")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # fast and deterministic on a busy 2-core machine
-    yield
-    torch.set_num_threads(threads)
-
-
 def signals(n: int = 24, leads: int = 3, t: int = 100) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return torch.sin(2 * torch.pi * 1.2 * torch.arange(t) / FS) + 0.3 * torch.randn(

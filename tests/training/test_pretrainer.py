@@ -86,12 +86,15 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
 
 def test_resume_auto_skips_a_truncated_checkpoint(tmp_path):
-    fit(tmp_path, epochs=2)
-    newest = find_checkpoints(tmp_path)[-1]
+    full = fit(tmp_path, epochs=2)
+    previous, newest = find_checkpoints(tmp_path)
     newest.write_bytes(newest.read_bytes()[:100])
     with pytest.warns(RuntimeWarning, match="unreadable checkpoint"):
-        result = fit(tmp_path, epochs=3, resume="auto")
-    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+        result = fit(tmp_path, epochs=2, resume="auto")
+    assert result.resumed_from == previous  # fell back to epoch 1 and redid epoch 2
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    for k, v in state(full).items():
+        torch.testing.assert_close(state(result)[k], v, atol=1e-6, rtol=0)
 
 
 def test_resume_refuses_a_different_encoder(tmp_path):
