@@ -62,6 +62,8 @@ def prepare_training_data(
     """
     if isinstance(data, ECGDataset):
         ds = data.subset("train") if data.split is not None else data
+        check_positive(ds.fs, f"fs of dataset {ds.name!r}")
+        check_lead_names(ds.leads, n_leads=ds.n_leads, name=f"leads of dataset {ds.name!r}")
         if fs is not None and float(check_positive(fs, "fs")) != float(ds.fs):
             raise ValueError(
                 f"fs mismatch: fs={fs:g} Hz was given but dataset {ds.name!r} is sampled at "
