@@ -30,7 +30,8 @@ class PretrainConfig:
         min_lr_ratio: Final learning rate of the cosine schedule, as a fraction of ``lr``.
         grad_clip: Clip the global gradient norm to this value (``None`` or 0: no clipping).
         amp: Mixed precision on CUDA (``"auto"``: on for CUDA, off on CPU; bool to force).
-        device: ``"auto"`` (CUDA if available, else CPU), or a torch device string.
+        device: ``"auto"`` (CUDA if available, else CPU), or a torch device string (a
+            ``torch.device`` is converted to its string).
         seed: Seed for weights, batch order and augmentations.
         drop_last: Drop the last incomplete batch of each epoch.
         checkpoint_dir: Folder for checkpoints (``None``: no checkpoints).
