@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -12,8 +14,11 @@ __all__ = [
     "STANDARD_LEADS",
     "check_finite",
     "check_in_range",
+    "check_int",
+    "check_lead_names",
     "check_positive",
     "check_signal",
+    "lead_indices",
 ]
 
 #: The standard 12-lead order used throughout ecgssl.
@@ -81,12 +86,19 @@ def check_finite(x: Tensor, *, name: str = "tensor") -> Tensor:
     return x
 
 
+def _finite(value: float) -> bool:
+    """Finite, and (for ints) within int64, the range torch accepts for Python scalars."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return math.isfinite(value)
+
+
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = value >= 0 if allow_zero else value > 0
-    if not ok or not math.isfinite(value):
+    if not ok or not _finite(value):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value}")
     return value
@@ -99,10 +111,21 @@ def check_in_range(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = low <= value <= high if inclusive else low < value < high
-    if not ok or not math.isfinite(value):
+    if not ok or not _finite(value):
         brackets = "[]" if inclusive else "()"
         raise ValueError(f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}")
     return value
+
+
+def check_int(value: object, name: str, low: int, high: int | None = None) -> int:
+    """Raise ``ValueError`` unless ``value`` is an integer (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {bound}, got {v}")
+    return v
 
 
 def check_range_pair(
@@ -111,7 +134,61 @@ def check_range_pair(
     """Check a ``(min, max)`` pair with ``low <= min <= max <= high``; return it as a tuple."""
     if len(value) != 2:
         raise ValueError(f"{name} must be a (min, max) pair, got {value!r}")
-    a, b = float(value[0]), float(value[1])
+    try:
+        a, b = float(value[0]), float(value[1])
+    except OverflowError as e:  # an int beyond the float range
+        raise ValueError(f"{name} must be a pair of finite numbers, got {value!r}") from e
     if not (low <= a <= b <= high) or not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got ({a}, {b})")
     return a, b
+
+
+def check_lead_names(
+    leads: Sequence[str], *, n_leads: int | None = None, name: str = "leads"
+) -> tuple[str, ...]:
+    """Check a list of lead names (non-empty strings, no duplicates, right count).
+
+    Args:
+        leads: Lead names, one per signal row.
+        n_leads: Required number of names, or ``None`` for any.
+        name: How the list is called in error messages.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        TypeError: ``leads`` is a single string or holds non-strings.
+        ValueError: empty names, duplicates, or a count that differs from ``n_leads``.
+    """
+    if isinstance(leads, str) or not isinstance(leads, Sequence):
+        raise TypeError(f"{name} must be a sequence of lead names, got {leads!r}")
+    bad = [v for v in leads if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise TypeError(f"{name} must be non-empty strings, got {bad[:5]!r}")
+    dupes = sorted({v for v in leads if list(leads).count(v) > 1})
+    if dupes:
+        raise ValueError(f"{name} holds duplicate lead names {dupes}")
+    if n_leads is not None and len(leads) != n_leads:
+        raise ValueError(f"{len(leads)} {name} given for {n_leads} signal leads: {list(leads)}")
+    return tuple(leads)
+
+
+def lead_indices(requested: Sequence[str], available: Sequence[str]) -> list[int]:
+    """Positions of the ``requested`` lead names in ``available`` (in the requested order).
+
+    Raises:
+        ValueError: a requested name is not available; the message lists close matches
+            and every available name.
+    """
+    check_lead_names(requested, name="requested leads")
+    avail = list(available)
+    unknown = [v for v in requested if v not in avail]
+    if unknown:
+        hints = []
+        for v in unknown:
+            close = difflib.get_close_matches(v, avail, n=3, cutoff=0.5) or [
+                a for a in avail if a.lower() == v.lower()
+            ]
+            hints.append(f"{v!r}" + (f" (did you mean {close}?)" if close else ""))
+        raise ValueError(f"unknown lead name(s) {', '.join(hints)}; available leads: {avail}")
+    return [avail.index(v) for v in requested]

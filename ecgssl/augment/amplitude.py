@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, rand, uniform
 from ecgssl.registry import AUGMENTATIONS
-from ecgssl.validation import check_in_range, check_positive, check_range_pair
+from ecgssl.validation import check_in_range, check_range_pair
 
 __all__ = ["AmplitudeScale", "BaselineShift", "SignInversion"]
 
@@ -64,7 +64,7 @@ class BaselineShift(Augmentation):
     """
 
     def __init__(self, max_mv: float = 0.5, per_lead: bool = True) -> None:
-        self.max_mv = check_positive(max_mv, "max_mv", allow_zero=True)
+        self.max_mv = check_in_range(max_mv, "max_mv", 0.0, 1e3)
         self.per_lead = bool(per_lead)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:

@@ -9,6 +9,7 @@ from ``generator`` and applied in one batched operation: no per-sample Python lo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -212,9 +213,10 @@ class OneOf(Augmentation):
         if any(t.changes_length for t in self.transforms):
             raise ValueError("OneOf cannot hold augmentations that change the signal length")
         w = [1.0] * len(self.transforms) if weights is None else [float(v) for v in weights]
-        if len(w) != len(self.transforms) or any(v < 0 for v in w) or sum(w) <= 0:
+        bad = any(v < 0 or not math.isfinite(v) for v in w)
+        if len(w) != len(self.transforms) or bad or sum(w) <= 0:
             raise ValueError(
-                f"weights must be {len(self.transforms)} non-negative numbers with a positive "
+                f"weights must be {len(self.transforms)} finite non-negative numbers with a positive "
                 f"sum, got {weights!r}"
             )
         self.weights = w

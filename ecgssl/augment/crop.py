@@ -7,9 +7,17 @@ from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, rand, randint, uniform
 from ecgssl.registry import AUGMENTATIONS
-from ecgssl.validation import check_positive, check_range_pair
+from ecgssl.validation import check_in_range, check_positive, check_range_pair
 
 __all__ = ["RandomCrop", "RandomResizedCrop", "TimeShift", "TimeWarp", "resample_windows"]
+
+
+_MAX_SECONDS = 1e6  # durations beyond ~11 days are typos, and overflow sample counts
+
+
+def _check_seconds(value: float, name: str) -> float:
+    check_positive(value, name)
+    return check_in_range(value, name, 0.0, _MAX_SECONDS)
 
 
 def _samples(seconds: float, fs: float) -> int:
@@ -61,7 +69,7 @@ class RandomCrop(Augmentation):
     changes_length = True
 
     def __init__(self, seconds: float = 2.5) -> None:
-        self.seconds = check_positive(seconds, "seconds")
+        self.seconds = _check_seconds(seconds, "seconds")
 
     def min_length(self, fs: float) -> int:
         return _samples(self.seconds, fs)
@@ -94,7 +102,7 @@ class RandomResizedCrop(Augmentation):
 
     def __init__(self, scale: tuple[float, float] = (0.5, 1.0), seconds: float | None = None):
         self.scale = check_range_pair(scale, "scale", 1e-3, 1.0)
-        self.seconds = None if seconds is None else check_positive(seconds, "seconds")
+        self.seconds = None if seconds is None else _check_seconds(seconds, "seconds")
 
     def min_length(self, fs: float) -> int:
         return 2 if self.seconds is None else max(2, _samples(self.seconds, fs))
@@ -124,7 +132,7 @@ class TimeShift(Augmentation):
     """
 
     def __init__(self, max_shift: float = 0.5, mode: str = "circular") -> None:
-        self.max_shift = check_positive(max_shift, "max_shift", allow_zero=True)
+        self.max_shift = check_in_range(max_shift, "max_shift", 0.0, _MAX_SECONDS)
         if mode not in ("circular", "zeros"):
             raise ValueError(f"mode must be 'circular' or 'zeros', got {mode!r}")
         self.mode = mode

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, uniform
 from ecgssl.registry import AUGMENTATIONS
-from ecgssl.validation import check_positive, check_range_pair
+from ecgssl.validation import check_int, check_range_pair
 
 __all__ = ["BandPass", "LowPass", "fft_filter"]
 
@@ -74,9 +74,7 @@ class BandPass(Augmentation):
         self.high_hz = check_range_pair(high_hz, "high_hz", 1e-3, 1e4)
         if self.low_hz[1] >= self.high_hz[0]:
             raise ValueError(f"low_hz {self.low_hz} must lie below high_hz {self.high_hz}")
-        if order < 1:
-            raise ValueError(f"order must be >= 1, got {order}")
-        self.order = int(order)
+        self.order = check_int(order, "order", 1, 16)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
         b = x.shape[0]
@@ -99,8 +97,7 @@ class LowPass(Augmentation):
 
     def __init__(self, high_hz: tuple[float, float] = (20.0, 40.0), order: int = 2) -> None:
         self.high_hz = check_range_pair(high_hz, "high_hz", 1e-3, 1e4)
-        check_positive(order, "order")
-        self.order = int(order)
+        self.order = check_int(order, "order", 1, 16)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
         hi = uniform(*self.high_hz, (x.shape[0],), generator, x.device).clamp_max(0.49 * fs)

@@ -8,7 +8,7 @@ from torch import Tensor
 from ecgssl.augment.base import Augmentation, rand, randn, uniform
 from ecgssl.augment.filters import fft_filter
 from ecgssl.registry import AUGMENTATIONS
-from ecgssl.validation import check_positive, check_range_pair
+from ecgssl.validation import check_int, check_range_pair
 
 __all__ = ["BaselineWander", "EMGNoise", "GaussianNoise", "PowerlineNoise"]
 
@@ -67,8 +67,7 @@ class BaselineWander(Augmentation):
     ) -> None:
         self.amplitude_mv = check_range_pair(amplitude_mv, "amplitude_mv", 0.0, 1e3)
         self.frequency_hz = check_range_pair(frequency_hz, "frequency_hz", 0.0, 1e3)
-        check_positive(n_components, "n_components")
-        self.n_components = int(n_components)
+        self.n_components = check_int(n_components, "n_components", 1, 64)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
         b, n_leads, _ = x.shape
@@ -107,9 +106,7 @@ class PowerlineNoise(Augmentation):
             raise ValueError(f"frequency must be 50, 60 or 'random', got {frequency!r}")
         self.frequency = frequency
         self.amplitude_mv = check_range_pair(amplitude_mv, "amplitude_mv", 0.0, 1e3)
-        if harmonics < 0:
-            raise ValueError(f"harmonics must be >= 0, got {harmonics}")
-        self.harmonics = int(harmonics)
+        self.harmonics = check_int(harmonics, "harmonics", 0, 20)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
         b, n_leads, _ = x.shape

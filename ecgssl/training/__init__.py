@@ -6,20 +6,24 @@ from ecgssl.training.checkpoint import (
     latest_valid_checkpoint,
     load_checkpoint,
 )
+from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint, load_encoder
 from ecgssl.training.config import PretrainConfig
 from ecgssl.training.optim import LARS, build_optimizer, warmup_cosine
 from ecgssl.training.pretrainer import NonFiniteLossError, Pretrainer, PretrainResult
 
 __all__ = [
     "LARS",
+    "CheckpointMismatchError",
     "NonFiniteLossError",
     "PretrainConfig",
     "PretrainResult",
     "Pretrainer",
     "atomic_torch_save",
     "build_optimizer",
+    "check_checkpoint",
     "find_checkpoints",
     "latest_valid_checkpoint",
     "load_checkpoint",
+    "load_encoder",
     "warmup_cosine",
 ]

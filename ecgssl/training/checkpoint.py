@@ -1,10 +1,14 @@
-"""Atomic, self-describing checkpoints that load without executing code.
+"""Atomic, self-describing checkpoint files that load without executing code.
 
 A checkpoint is a plain dictionary of tensors and JSON-like values written with
 ``torch.save`` to a temporary file in the target folder, flushed and fsynced, then renamed
 over the final name (``os.replace`` is atomic on POSIX and Windows), so a crash never
 leaves a half-written file under a checkpoint's name. Loading uses
 ``torch.load(..., weights_only=True)``: a checkpoint cannot run code.
+
+Files are named ``ckpt-epochEEEE-stepSSSSSSSS.pt``: ``EEEE`` epochs were completed and
+``SSSSSSSS`` optimisation steps taken when it was written (a mid-epoch checkpoint has a
+step count past the last completed epoch). Checkpoints sort by step.
 """
 
 from __future__ import annotations
@@ -17,26 +21,37 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "atomic_torch_save",
+    "checkpoint_name",
     "find_checkpoints",
     "latest_valid_checkpoint",
     "load_checkpoint",
+    "plain_data",
     "prune_checkpoints",
+    "remove_stale_temp_files",
 ]
 
-CHECKPOINT_FORMAT = 1
-_NAME = re.compile(r"^ckpt-epoch(\d+)\.pt$")
+#: Version of the checkpoint layout; loading refuses any other.
+CHECKPOINT_FORMAT = 2
+_NAME = re.compile(r"^ckpt-epoch(\d+)-step(\d+)\.pt$")
+_TEMP_PREFIX = ".ckpt-"
+_TEMP_SUFFIX = ".tmp"
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` atomically (temporary file + fsync + rename)."""
+    """``torch.save`` to ``path`` atomically (temporary file + fsync + rename).
+
+    A crash at any moment leaves either the previous file (or none) or the complete new
+    one under ``path``; at worst a hidden ``.<name>.*.tmp`` file remains beside it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -59,9 +74,14 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its format.
 
+    Args:
+        path: The checkpoint file.
+        map_location: Where tensors are loaded (default CPU).
+
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a readable ecgssl checkpoint (truncated, corrupt, foreign).
+        ValueError: the file is not a readable ecgssl checkpoint (truncated, corrupt, holding
+            arbitrary Python objects, or of another format version).
     """
     path = Path(path)
     if not path.is_file():
@@ -71,39 +91,100 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as e:  # truncated zip, pickle refused, ...
         raise ValueError(f"checkpoint {path} is corrupt or unreadable: {e}") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(
-            f"{path} is not an ecgssl checkpoint (format {CHECKPOINT_FORMAT} expected, "
-            f"got {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__})"
+            f"{path} is not an ecgssl checkpoint of format {CHECKPOINT_FORMAT} (got {got!r})"
         )
+    missing = {"method", "encoder", "signal", "epoch", "step", "method_state"} - set(ckpt)
+    if missing:
+        raise ValueError(f"checkpoint {path} is incomplete: missing {sorted(missing)}")
     return ckpt
 
 
+def plain_data(obj: Any, name: str = "value") -> Any:
+    """A copy of ``obj`` made only of types ``torch.load(weights_only=True)`` accepts.
+
+    Dicts (string keys), lists, tuples, str, int, float, bool, None and tensors pass; numpy
+    scalars and arrays become Python values and lists; paths become strings.
+
+    Raises:
+        TypeError: anything else (the message names where it sits), so that a run fails at
+            its start rather than writing checkpoints that cannot be loaded safely.
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return obj
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): plain_data(v, f"{name}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [plain_data(v, f"{name}[{i}]") for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    raise TypeError(
+        f"{name} holds a {type(obj).__name__}, which a checkpoint cannot store safely; "
+        "use numbers, strings, lists and dicts"
+    )
+
+
+def checkpoint_name(epoch: int, step: int) -> str:
+    """File name of the checkpoint written after ``epoch`` completed epochs and ``step`` steps."""
+    return f"ckpt-epoch{epoch:04d}-step{step:08d}.pt"
+
+
 def find_checkpoints(directory: str | Path) -> list[Path]:
-    """Checkpoints ``ckpt-epochNNNN.pt`` in ``directory``, oldest epoch first."""
+    """Checkpoints ``ckpt-epochEEEE-stepSSSSSSSS.pt`` in ``directory``, oldest step first."""
     d = Path(directory)
     if not d.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _NAME.match(p.name))]
+    found = [
+        ((int(m.group(2)), int(m.group(1))), p) for p in d.iterdir() if (m := _NAME.match(p.name))
+    ]
     return [p for _, p in sorted(found)]
 
 
 def latest_valid_checkpoint(directory: str | Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint in ``directory`` that loads; corrupt ones are skipped with a warning."""
+    """The newest checkpoint in ``directory`` that loads; corrupt ones are skipped with a warning.
+
+    Returns:
+        ``(path, checkpoint)``, or ``None`` when no checkpoint loads.
+    """
     for path in reversed(find_checkpoints(directory)):
         try:
             return path, load_checkpoint(path)
         except ValueError as e:
-            warnings.warn(f"skipping unreadable checkpoint: {e}", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"skipping unreadable checkpoint: {e}; trying an older one",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return None
 
 
-def prune_checkpoints(directory: str | Path, keep_last: int) -> None:
-    """Delete all but the ``keep_last`` newest checkpoints in ``directory``."""
-    for path in find_checkpoints(directory)[:-keep_last]:
+def prune_checkpoints(directory: str | Path, keep_last: int) -> list[Path]:
+    """Delete all but the ``keep_last`` newest checkpoints in ``directory``; return the deleted."""
+    if keep_last < 1:
+        raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+    doomed = find_checkpoints(directory)[:-keep_last]
+    for path in doomed:
         with contextlib.suppress(OSError):
             path.unlink()
+    return doomed
 
 
-def checkpoint_name(epoch: int) -> str:
-    """File name of the checkpoint written after ``epoch`` (1-based)."""
-    return f"ckpt-epoch{epoch:04d}.pt"
+def remove_stale_temp_files(directory: str | Path) -> list[Path]:
+    """Delete temporary files left in ``directory`` by checkpoint saves that were interrupted.
+
+    Only call this while no other process writes checkpoints to ``directory``.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    stale = [
+        p for p in d.iterdir() if p.name.startswith(_TEMP_PREFIX) and p.name.endswith(_TEMP_SUFFIX)
+    ]
+    for p in stale:
+        with contextlib.suppress(OSError):
+            p.unlink()
+    return stale

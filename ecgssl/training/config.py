@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 __all__ = ["PretrainConfig"]
 
 _OPTIMIZERS = ("adamw", "lars", "adam", "sgd")
@@ -28,11 +30,14 @@ class PretrainConfig:
         min_lr_ratio: Final learning rate of the cosine schedule, as a fraction of ``lr``.
         grad_clip: Clip the global gradient norm to this value (``None`` or 0: no clipping).
         amp: Mixed precision on CUDA (``"auto"``: on for CUDA, off on CPU; bool to force).
-        device: ``"auto"`` (CUDA if available, else CPU), or a torch device string.
+        device: ``"auto"`` (CUDA if available, else CPU), or a torch device string (a
+            ``torch.device`` is converted to its string).
         seed: Seed for weights, batch order and augmentations.
         drop_last: Drop the last incomplete batch of each epoch.
         checkpoint_dir: Folder for checkpoints (``None``: no checkpoints).
         checkpoint_every: Save every N epochs (the final epoch is always saved).
+        checkpoint_every_steps: Also save every N optimisation steps, mid-epoch included
+            (``None``: only at epoch ends). A resumed run continues from the exact batch.
         keep_last: Number of most recent checkpoints kept.
         resume: ``None``; ``"auto"`` (newest valid checkpoint in ``checkpoint_dir``); or a path.
         progress: Show a tqdm progress bar.
@@ -55,6 +60,7 @@ class PretrainConfig:
     drop_last: bool = True
     checkpoint_dir: str | Path | None = None
     checkpoint_every: int = 10
+    checkpoint_every_steps: int | None = None
     keep_last: int = 2
     resume: str | Path | None = None
     progress: bool = True
@@ -68,18 +74,36 @@ class PretrainConfig:
 
         def number(name: str, low: float, high: float = math.inf, strict_low: bool = False) -> None:
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            try:
+                finite = not isinstance(v, bool) and math.isfinite(v)
+            except (TypeError, OverflowError):  # not a number, or an int too large for a float
+                finite = False
+            if not finite:
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
             if (v <= low if strict_low else v < low) or v > high:
                 bound = f"> {low}" if strict_low else f">= {low}"
                 extra = f" and <= {high}" if high != math.inf else ""
                 raise ValueError(f"{name} must be {bound}{extra}, got {v}")
 
+        def boolean(name: str) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, bool):
+                raise ValueError(f"{name} must be True or False, got {v!r}")
+
+        def path_or_none(name: str) -> None:
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (str, Path)) or not str(v).strip()):
+                raise ValueError(f"{name} must be a folder path (str or Path) or None, got {v!r}")
+
         positive_int("epochs")
         positive_int("batch_size")
         positive_int("checkpoint_every")
+        if self.checkpoint_every_steps is not None:
+            positive_int("checkpoint_every_steps")
         positive_int("keep_last")
         positive_int("seed", 0)
+        if self.seed >= 2**63:
+            raise ValueError(f"seed must be < 2**63, got {self.seed}")
         number("lr", 0.0, strict_low=True)
         number("weight_decay", 0.0)
         number("momentum", 0.0, 1.0)
@@ -87,13 +111,23 @@ class PretrainConfig:
         number("min_lr_ratio", 0.0, 1.0)
         if self.grad_clip is not None:
             number("grad_clip", 0.0)
-        self.optimizer = str(self.optimizer).lower()
-        if self.optimizer not in _OPTIMIZERS:
+        boolean("drop_last")
+        boolean("progress")
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
-        if self.amp not in (True, False, "auto"):
+        self.optimizer = self.optimizer.lower()
+        if not (self.amp is True or self.amp is False or self.amp == "auto"):
             raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+        if isinstance(self.device, torch.device):
+            self.device = str(self.device)
+        if not isinstance(self.device, str) or not self.device.strip():
+            raise ValueError(
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"
+            )
         if self.nan_policy not in ("raise", "skip"):
             raise ValueError(f"nan_policy must be 'raise' or 'skip', got {self.nan_policy!r}")
+        path_or_none("checkpoint_dir")
+        path_or_none("resume")
         if self.resume is not None and self.resume != "auto" and not Path(self.resume).exists():
             raise ValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
         if self.resume == "auto" and self.checkpoint_dir is None:

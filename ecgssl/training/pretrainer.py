@@ -1,11 +1,19 @@
-"""The shared training loop: every SSL method is fitted by the same code."""
+"""The shared training loop: every SSL method is fitted by the same code.
+
+The loop is resumable at any step: a checkpoint holds the weights (EMA targets included),
+the optimiser, gradient-scaler and schedule state, every random generator (torch, CUDA,
+augmentation, and the batch order at the start of the epoch in progress), the number of
+batches of that epoch already consumed and the partial epoch statistics. Resuming from it
+on the same data and settings (deterministic algorithms, same thread count) reproduces the
+uninterrupted run bit for bit.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,23 +25,32 @@ from tqdm.auto import tqdm
 from ecgssl import __version__
 from ecgssl.augment.base import AugSpec, TwoViews
 from ecgssl.augment.policies import ssl_policy
-from ecgssl.data.base import ECGDataset
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.training.batches import LoaderBatches, TensorBatches
 from ecgssl.training.checkpoint import (
     CHECKPOINT_FORMAT,
     atomic_torch_save,
     checkpoint_name,
     latest_valid_checkpoint,
     load_checkpoint,
+    plain_data,
     prune_checkpoints,
+    remove_stale_temp_files,
 )
+from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.inputs import TrainingData, prepare_training_data
 from ecgssl.training.optim import build_optimizer, warmup_cosine
-from ecgssl.validation import check_signal
+from ecgssl.validation import STANDARD_LEADS, check_signal
 
 __all__ = ["NonFiniteLossError", "PretrainResult", "Pretrainer"]
+
+#: Settings that change the training trajectory; a resume that changes them is warned about.
+_TRAJECTORY = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "momentum",
+               "warmup_epochs", "min_lr_ratio", "grad_clip", "amp", "seed", "drop_last",
+               "nan_policy")  # fmt: skip
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -49,10 +66,11 @@ class PretrainResult:
         method: The fitted method (heads and targets included).
         history: One dict per epoch: epoch, loss, lr, momentum, seconds, samples_per_s, and
             any extra terms the method logs (e.g. BELL's intra/inter).
-        checkpoint_path: The last checkpoint written, or ``None``.
+        checkpoint_path: The last checkpoint written (or resumed from), or ``None``.
         config: The training configuration.
         signal: The signal contract of the training data (fs, leads, window length).
         skipped_batches: Batches dropped because of a non-finite loss (``nan_policy="skip"``).
+        resumed_from: The checkpoint the run continued from, or ``None``.
     """
 
     encoder: Encoder
@@ -62,29 +80,35 @@ class PretrainResult:
     config: PretrainConfig
     signal: dict[str, Any] = field(default_factory=dict)
     skipped_batches: int = 0
+    resumed_from: Path | None = None
 
     @property
     def final_loss(self) -> float:
         return self.history[-1]["loss"] if self.history else math.nan
 
 
-class _TensorBatches:
-    """Shuffled mini-batches of an in-memory (records, leads, time) tensor."""
+@dataclass
+class _Progress:
+    """Where a run stands: everything besides weights, optimiser and RNGs that a resume needs."""
 
-    def __init__(self, signals: Tensor, batch_size: int, drop_last: bool, seed: int) -> None:
-        self.signals = signals
-        self.batch_size = batch_size
-        self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(seed)
+    epoch: int = 0  # completed epochs
+    step: int = 0  # batches processed (optimisation steps, skipped batches included)
+    batch_in_epoch: int = 0  # batches of the epoch in progress already processed
+    epoch_rng: Tensor | None = None  # batch-order generator state at that epoch's start
+    history: list[dict[str, float]] = field(default_factory=list)
+    sums: dict[str, float] = field(default_factory=dict)  # partial epoch loss sums
+    n_seen: int = 0
+    n_steps: int = 0
+    seconds: float = 0.0
+    skipped: int = 0
+    tau: float = math.nan
+    last_ckpt: Path | None = None
 
-    def __len__(self) -> int:
-        n = self.signals.shape[0]
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def __iter__(self) -> Iterator[Tensor]:
-        perm = torch.randperm(self.signals.shape[0], generator=self.generator)
-        for k in range(len(self)):
-            yield self.signals[perm[k * self.batch_size : (k + 1) * self.batch_size]]
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sums": dict(self.sums), "n_seen": self.n_seen, "n_steps": self.n_steps,
+            "seconds": self.seconds,
+        }  # fmt: skip
 
 
 class Pretrainer:
@@ -125,38 +149,12 @@ class Pretrainer:
         if augmentation is None:
             augmentation = ssl_policy()
         self.views = augmentation if isinstance(augmentation, TwoViews) else TwoViews(augmentation)
-        self.metadata = dict(metadata or {})
+        self.metadata = plain_data(dict(metadata or {}), "metadata")
         self.device = resolve_device(self.config.device)
 
-    # -- data ------------------------------------------------------------------------------
-    def _batches(self, data: Any, fs: float | None) -> tuple[Iterable[Tensor], float, dict]:
-        cfg = self.config
-        if isinstance(data, ECGDataset):
-            ds = data.subset("train") if data.split is not None else data
-            signal = {"fs": float(ds.fs), "leads": list(ds.leads), "record_length": ds.length}
-            signals = torch.from_numpy(ds.signals).float()
-            check_signal(signals, name=f"dataset {ds.name!r}")
-            fs = float(ds.fs)
-            data = signals
-        elif isinstance(data, Tensor):
-            if fs is None:
-                raise ValueError("fs (sampling rate in Hz) is required when fitting on a tensor")
-            check_signal(data, name="training signals")
-            signal = {"fs": float(fs), "leads": None, "record_length": int(data.shape[-1])}
-        else:
-            if fs is None:
-                raise ValueError(
-                    "fs (sampling rate in Hz) is required when fitting on a DataLoader"
-                )
-            return _first_tensor(data), float(fs), {"fs": float(fs), "leads": None}
-        n = data.shape[0]
-        if cfg.drop_last and n < cfg.batch_size:
-            raise ValueError(
-                f"batch_size={cfg.batch_size} is larger than the {n} training records; "
-                "lower batch_size or set drop_last=False"
-            )
-        return _TensorBatches(data, cfg.batch_size, cfg.drop_last, cfg.seed), fs, signal
+        self.signal: dict[str, Any] = {}
 
+    # -- checks --------------------------------------------------------------------------------
     def _check_contract(self, x: Tensor, fs: float) -> None:
         enc = self.method.encoder
         if x.shape[1] != enc.n_leads:
@@ -169,168 +167,111 @@ class Pretrainer:
                 f"records have {x.shape[-1]} samples ({x.shape[-1] / fs:.2f} s at {fs:g} Hz) but "
                 f"the augmentation pipeline needs at least {need} ({need / fs:.2f} s)"
             )
+        leads = self.signal.get("leads")
+        needs_standard = 12 in (self.views.view1.n_leads, self.views.view2.n_leads)
+        if needs_standard and leads is not None and tuple(leads) != STANDARD_LEADS:
+            raise ValueError(
+                f"the augmentation pipeline (VCG) needs the standard 12-lead order "
+                f"{list(STANDARD_LEADS)}, but the data's leads are {list(leads)}"
+            )
 
-    # -- checkpoints --------------------------------------------------------------------------
-    def _state(self, epoch: int, step: int, history: list, optimizer: Any, aug_gen: Any,
-               batches: Any, signal: dict) -> dict[str, Any]:  # fmt: skip
-        m = self.method
+    def _check_resume(self, ckpt: dict[str, Any], path: Path, steps_per_epoch: int) -> None:
+        m, sig = self.method, self.signal
+        check_checkpoint(
+            ckpt, source=f"cannot resume from {path}", method=m.name, hparams=m.hparams,
+            encoder=m.encoder.config, fs=sig.get("fs"), leads=sig.get("leads"),
+        )  # fmt: skip
+        theirs = ckpt.get("steps_per_epoch")
+        if theirs is not None and theirs != steps_per_epoch:
+            raise CheckpointMismatchError(
+                f"cannot resume from {path}: it was trained with {theirs} batches per epoch, "
+                f"this run has {steps_per_epoch} (different data, batch_size or drop_last)"
+            )
+        if ckpt.get("ecgssl_version") != __version__:
+            warnings.warn(
+                f"{path} was written by ecgssl {ckpt.get('ecgssl_version')}, this is "
+                f"{__version__}; resuming anyway",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        old = ckpt.get("config", {})
+        changed = [k for k in _TRAJECTORY if k in old and old[k] != getattr(self.config, k)]
+        if changed:
+            detail = ", ".join(f"{k}: {old[k]!r} -> {getattr(self.config, k)!r}" for k in changed)
+            warnings.warn(
+                f"resuming from {path} with changed settings ({detail}); the run will not "
+                "match an uninterrupted one",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _state(self, p: _Progress, optimizer: Any, scaler: Any, aug_gen: torch.Generator,
+               batches: TensorBatches | LoaderBatches, schedule: dict[str, Any],
+               steps_per_epoch: int) -> dict[str, Any]:  # fmt: skip
+        m, sig = self.method, self.signal
+        mid_epoch = p.batch_in_epoch > 0
         return {
             "format": CHECKPOINT_FORMAT,
             "ecgssl_version": __version__,
+            "torch_version": str(torch.__version__),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "method": {"name": m.name, "hparams": m.hparams},
             "encoder": m.encoder.config,
-            "signal": signal,
+            "signal": {k: v for k, v in sig.items() if k not in ("preprocessing", "normalisation")},
+            "preprocessing": self.metadata.get("preprocessing", sig.get("preprocessing")),
+            "normalisation": self.metadata.get("normalisation", sig.get("normalisation")),
+            "augmentation": repr(self.views),
             "metadata": self.metadata,
             "config": self.config.to_dict(),
-            "epoch": epoch,
-            "step": step,
-            "history": history,
+            "epoch": p.epoch,
+            "step": p.step,
+            "batch_in_epoch": p.batch_in_epoch,
+            "steps_per_epoch": steps_per_epoch,
+            "history": list(p.history),
+            "epoch_progress": p.to_dict() if mid_epoch else None,
+            "skipped_batches": p.skipped,
             "method_state": m.state_dict(),
-            "optimizer_state": optimizer.state_dict(),
+            "ema": {"momentum": p.tau, "n_targets": len(m.targets)} if m.uses_momentum else None,
+            "optimizer": {"name": self.config.optimizer, "state": optimizer.state_dict()},
+            "scheduler": schedule,
+            "grad_scaler": scaler.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
-                "augment": aug_gen.get_state(),
-                "batches": batches.generator.get_state() if hasattr(batches, "generator") else None,
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "augment": aug_gen.get_state(),
+                "batches_epoch_start": p.epoch_rng if mid_epoch else batches.get_state(),
             },
         }
 
-    def _check_compatible(self, ckpt: dict[str, Any], signal: dict[str, Any], path: Path) -> None:
-        m = self.method
-        mine = {"method": m.name, "encoder": m.encoder.config}
-        theirs = {"method": ckpt["method"]["name"], "encoder": ckpt["encoder"]}
-        for key in mine:
-            if mine[key] != theirs[key]:
-                raise ValueError(
-                    f"cannot resume from {path}: its {key} is {theirs[key]!r}, "
-                    f"this run's is {mine[key]!r}"
-                )
-        for key in ("fs", "leads"):
-            a, b = ckpt["signal"].get(key), signal.get(key)
-            if a is not None and b is not None and a != b:
-                raise ValueError(
-                    f"cannot resume from {path}: checkpoint {key} {a!r} != data {key} {b!r}"
-                )
-
-    # -- the loop -------------------------------------------------------------------------------
-    def fit(
-        self, data: ECGDataset | Tensor | Iterable[Any], fs: float | None = None
-    ) -> PretrainResult:
-        """Pretrain on ``data``: an :class:`ECGDataset` (its train split), a (records, leads,
-        time) tensor, or an iterable of batches (e.g. a DataLoader; give ``fs``).
-        """
-        cfg = self.config
-        device = self.device
-        batches, fs, signal = self._batches(data, fs)
-        method = self.method.to(device)
-        optimizer = build_optimizer(method, method.online_parameters(), cfg)
-        base_lrs = [g["lr"] for g in optimizer.param_groups]
-        aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-        torch.manual_seed(cfg.seed)
-        steps_per_epoch = len(batches)  # type: ignore[arg-type]
-        if steps_per_epoch == 0:
-            raise ValueError("the training data yield no batches")
-        total = steps_per_epoch * cfg.epochs
-        lr_factor = warmup_cosine(
-            total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio
-        )
-        use_amp = device.type == "cuda" and cfg.amp in (True, "auto")
-        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-
-        history: list[dict[str, float]] = []
-        start_epoch, step, skipped = 0, 0, 0
-        last_ckpt: Path | None = None
-        ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
-        resume_from = self._resume_source(ckpt_dir)
-        if resume_from is not None:
-            path, ckpt = resume_from
-            self._check_compatible(ckpt, signal, path)
-            method.load_state_dict(ckpt["method_state"])
-            optimizer.load_state_dict(ckpt["optimizer_state"])
-            start_epoch, step, history = ckpt["epoch"], ckpt["step"], list(ckpt["history"])
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            aug_gen.set_state(ckpt["rng"]["augment"])
-            if ckpt["rng"]["batches"] is not None and hasattr(batches, "generator"):
-                batches.generator.set_state(ckpt["rng"]["batches"])
-            last_ckpt = path
-
-        checked = False
-        tau = method.momentum
-        for epoch in range(start_epoch, cfg.epochs):
-            method.train()
-            t0 = time.perf_counter()
-            sums: dict[str, float] = {}
-            n_seen, n_steps = 0, 0
-            bar = tqdm(batches, total=steps_per_epoch, desc=f"{method.name} epoch {epoch + 1}/"
-                       f"{cfg.epochs}", disable=not cfg.progress, leave=False)  # fmt: skip
-            for x in bar:
-                x = x.to(device, non_blocking=True)
-                if not checked:
-                    self._check_contract(x, fs)
-                    checked = True
-                check_signal(x, name=f"batch at step {step}", n_leads=method.encoder.n_leads)
-                for g, base_lr in zip(optimizer.param_groups, base_lrs):
-                    g["lr"] = base_lr * lr_factor(step)
-                with torch.no_grad():
-                    v1, v2 = self.views(x, fs, aug_gen)
-                autocast = (
-                    torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
-                )
-                with autocast:
-                    out = method.training_step(v1, v2)
-                loss = out["loss"]
-                if not torch.isfinite(loss):
-                    if cfg.nan_policy == "skip":
-                        skipped += 1
-                        optimizer.zero_grad(set_to_none=True)
-                        step += 1
-                        continue
-                    where = f"; last good checkpoint: {last_ckpt}" if last_ckpt else ""
-                    raise NonFiniteLossError(
-                        f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step}{where}. "
-                        "Lower lr, enable grad_clip, or set nan_policy='skip'."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(method.online_parameters(), cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                if method.uses_momentum:
-                    tau = method.update_target(step / total)
-                n_seen += x.shape[0]
-                n_steps += 1
-                for k, v in out.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-                if cfg.progress:
-                    bar.set_postfix(
-                        loss=f"{float(loss):.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}"
-                    )
-            seconds = time.perf_counter() - t0
-            record = {
-                "epoch": epoch + 1,
-                **{k: v / max(n_steps, 1) for k, v in sums.items()},
-                "lr": optimizer.param_groups[0]["lr"],
-                "momentum": tau if method.uses_momentum else math.nan,
-                "seconds": seconds,
-                "samples_per_s": n_seen / seconds if seconds > 0 else math.nan,
-            }
-            history.append(record)
-            if ckpt_dir is not None and (
-                (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
-            ):
-                state = self._state(epoch + 1, step, history, optimizer, aug_gen, batches, signal)
-                last_ckpt = atomic_torch_save(state, ckpt_dir / checkpoint_name(epoch + 1))
-                prune_checkpoints(ckpt_dir, cfg.keep_last)
-
-        method.eval()
-        return PretrainResult(
-            encoder=method.encoder, method=method, history=history, checkpoint_path=last_ckpt,
-            config=cfg, signal=signal, skipped_batches=skipped,
-        )  # fmt: skip
+    def _restore(self, ckpt: dict[str, Any], path: Path, p: _Progress, optimizer: Any,
+                 scaler: Any, aug_gen: torch.Generator,
+                 batches: TensorBatches | LoaderBatches) -> None:  # fmt: skip
+        self.method.load_state_dict(ckpt["method_state"])
+        optimizer.load_state_dict(ckpt["optimizer"]["state"])
+        if ckpt.get("grad_scaler") and scaler.is_enabled():
+            scaler.load_state_dict(ckpt["grad_scaler"])
+        p.epoch, p.step = int(ckpt["epoch"]), int(ckpt["step"])
+        p.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))
+        p.history = list(ckpt.get("history", []))
+        p.skipped = int(ckpt.get("skipped_batches", 0))
+        if ckpt.get("ema"):
+            p.tau = float(ckpt["ema"]["momentum"])
+            self.method.momentum = p.tau
+        if ckpt.get("epoch_progress"):
+            ep = ckpt["epoch_progress"]
+            p.sums, p.n_seen = dict(ep["sums"]), int(ep["n_seen"])
+            p.n_steps, p.seconds = int(ep["n_steps"]), float(ep["seconds"])
+        rng = ckpt["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") and torch.cuda.is_available():
+            with contextlib.suppress(RuntimeError, IndexError):
+                torch.cuda.set_rng_state_all(rng["cuda"])
+        aug_gen.set_state(rng["augment"])
+        p.epoch_rng = rng.get("batches_epoch_start")
+        if p.epoch_rng is not None:
+            batches.set_state(p.epoch_rng)
+        p.last_ckpt = path
 
     def _resume_source(self, ckpt_dir: Path | None) -> tuple[Path, dict[str, Any]] | None:
         resume = self.config.resume
@@ -342,19 +283,161 @@ class Pretrainer:
         path = Path(resume)
         return path, load_checkpoint(path)
 
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(
+        self,
+        data: TrainingData,
+        fs: float | None = None,
+        leads: list[str] | tuple[str, ...] | None = None,
+    ) -> PretrainResult:
+        """Pretrain on ``data``; with ``resume`` set, continue an interrupted run exactly.
 
-def _first_tensor(loader: Iterable[Any]) -> Iterable[Tensor]:
-    """Adapt a loader yielding tensors or (tensor, ...) tuples to one yielding tensors."""
+        Args:
+            data: An :class:`~ecgssl.data.base.ECGDataset` (its train split), a (records,
+                leads, time) float tensor or numpy array, or an iterable of batches (e.g. a
+                DataLoader).
+            fs: Sampling rate in Hz; required unless ``data`` is a dataset (then checked).
+            leads: Dataset: the leads to train on, by name and in order. Tensor or loader: the
+                names of its leads, stored in checkpoints and checked on resume.
 
-    class _Adapter:
-        def __len__(self) -> int:
-            return len(loader)  # type: ignore[arg-type]
+        Raises:
+            ValueError / TypeError: invalid data (the message names the problem).
+            CheckpointMismatchError: the checkpoint to resume from does not fit this run.
+            NonFiniteLossError: a NaN/Inf loss with ``nan_policy="raise"``.
+        """
+        cfg = self.config
+        device = self.device
+        batches, self.signal = prepare_training_data(
+            data, fs, leads, batch_size=cfg.batch_size, drop_last=cfg.drop_last, seed=cfg.seed
+        )
+        fs = float(self.signal["fs"])
+        steps_per_epoch = len(batches)
+        if steps_per_epoch == 0:
+            raise ValueError("the training data yield no batches (empty loader?)")
+        method = self.method.to(device)
+        optimizer = build_optimizer(method, method.online_parameters(), cfg)
+        base_lrs = [g["lr"] for g in optimizer.param_groups]
+        aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        torch.manual_seed(cfg.seed)
+        total = steps_per_epoch * cfg.epochs
+        warmup = round(cfg.warmup_epochs * steps_per_epoch)
+        lr_factor = warmup_cosine(total, warmup, cfg.min_lr_ratio)
+        schedule = {"name": "warmup_cosine", "total_steps": total, "warmup_steps": warmup,
+                    "min_lr_ratio": cfg.min_lr_ratio, "base_lrs": base_lrs}  # fmt: skip
+        use_amp = device.type == "cuda" and cfg.amp in (True, "auto")
+        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-        def __iter__(self) -> Iterator[Tensor]:
-            for batch in loader:
-                x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                if not isinstance(x, Tensor):
-                    raise TypeError(f"batches must be tensors, got {type(x).__name__}")
-                yield x
+        p = _Progress(tau=method.momentum)
+        ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
+        if ckpt_dir is not None:
+            stale = remove_stale_temp_files(ckpt_dir)
+            if stale:
+                warnings.warn(
+                    f"removed {len(stale)} partial checkpoint file(s) left by an interrupted "
+                    f"save in {ckpt_dir}", RuntimeWarning, stacklevel=2,
+                )  # fmt: skip
+        resumed_from = None
+        source = self._resume_source(ckpt_dir)
+        if source is not None:
+            path, ckpt = source
+            self._check_resume(ckpt, path, steps_per_epoch)
+            self._restore(ckpt, path, p, optimizer, scaler, aug_gen, batches)
+            resumed_from = path
 
-    return _Adapter()
+        def save() -> None:
+            assert ckpt_dir is not None
+            state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
+            try:
+                p.last_ckpt = atomic_torch_save(state, ckpt_dir / checkpoint_name(p.epoch, p.step))
+            except OSError as e:  # disk full, quota, permissions: keep training, keep old files
+                warnings.warn(
+                    f"could not write a checkpoint at step {p.step} ({e}); training continues "
+                    f"and older checkpoints are kept (last good checkpoint: {p.last_ckpt})",
+                    RuntimeWarning, stacklevel=3,
+                )  # fmt: skip
+                return
+            prune_checkpoints(ckpt_dir, cfg.keep_last)
+
+        every_steps = cfg.checkpoint_every_steps if ckpt_dir is not None else None
+        checked = False
+        for epoch in range(p.epoch, cfg.epochs):
+            method.train()
+            if p.batch_in_epoch == 0:
+                p.epoch_rng = batches.get_state()
+                p.sums, p.n_seen, p.n_steps, p.seconds = {}, 0, 0, 0.0
+            t0 = time.perf_counter()
+            bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=steps_per_epoch,
+                       initial=p.batch_in_epoch, desc=f"{method.name} epoch {epoch + 1}/"
+                       f"{cfg.epochs}", disable=not cfg.progress, leave=False)  # fmt: skip
+            for x in bar:
+                x = x.to(device, non_blocking=True)
+                if not checked:
+                    self._check_contract(x, fs)
+                    checked = True
+                check_signal(x, name=f"batch at step {p.step}", n_leads=method.encoder.n_leads)
+                for g, base_lr in zip(optimizer.param_groups, base_lrs):
+                    g["lr"] = base_lr * lr_factor(p.step)
+                with torch.no_grad():
+                    v1, v2 = self.views(x, fs, aug_gen)
+                self.signal.setdefault("window_samples", int(v1.shape[-1]))
+                self.signal.setdefault("window_seconds", v1.shape[-1] / fs)
+                autocast = (
+                    torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
+                )
+                with autocast:
+                    out = method.training_step(v1, v2)
+                loss = out["loss"]
+                if torch.isfinite(loss):
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    if cfg.grad_clip:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(method.online_parameters(), cfg.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    if method.uses_momentum:
+                        p.tau = method.update_target((p.step + 1) / total)
+                    p.n_seen += x.shape[0]
+                    p.n_steps += 1
+                    for k, v in out.items():
+                        p.sums[k] = p.sums.get(k, 0.0) + float(v.detach())
+                    if cfg.progress:
+                        bar.set_postfix(loss=f"{float(loss):.4f}",
+                                        lr=f"{optimizer.param_groups[0]['lr']:.2e}")  # fmt: skip
+                elif cfg.nan_policy == "skip":
+                    p.skipped += 1
+                    optimizer.zero_grad(set_to_none=True)
+                else:
+                    where = f"; last good checkpoint: {p.last_ckpt}" if p.last_ckpt else (
+                        "; no checkpoint was written yet")  # fmt: skip
+                    raise NonFiniteLossError(
+                        f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {p.step}"
+                        f"{where}. Lower lr, enable grad_clip, or set nan_policy='skip'."
+                    )
+                p.step += 1
+                p.batch_in_epoch += 1
+                if every_steps and p.step % every_steps == 0 and p.batch_in_epoch < steps_per_epoch:
+                    now = time.perf_counter()
+                    p.seconds, t0 = p.seconds + now - t0, now
+                    save()
+            p.seconds += time.perf_counter() - t0
+            p.history.append({
+                "epoch": epoch + 1,
+                **{k: v / max(p.n_steps, 1) for k, v in p.sums.items()},
+                "lr": optimizer.param_groups[0]["lr"],
+                "momentum": p.tau if method.uses_momentum else math.nan,
+                "seconds": p.seconds,
+                "samples_per_s": p.n_seen / p.seconds if p.seconds > 0 else math.nan,
+            })  # fmt: skip
+            p.epoch, p.batch_in_epoch = epoch + 1, 0
+            due = p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs
+            if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
+                save()
+
+        method.eval()
+        return PretrainResult(
+            encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
+            config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
+            resumed_from=resumed_from,
+        )  # fmt: skip

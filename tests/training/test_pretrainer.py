@@ -64,7 +64,10 @@ def test_same_seed_same_weights():
 def test_checkpoints_are_self_describing_and_pruned(tmp_path):
     result = fit(tmp_path, epochs=3, keep_last=2)
     ckpts = find_checkpoints(tmp_path)
-    assert [p.name for p in ckpts] == ["ckpt-epoch0002.pt", "ckpt-epoch0003.pt"]
+    assert [p.name for p in ckpts] == [
+        "ckpt-epoch0002-step00000006.pt",
+        "ckpt-epoch0003-step00000009.pt",
+    ]
     assert result.checkpoint_path == ckpts[-1]
     ck = load_checkpoint(ckpts[-1])
     assert ck["method"]["name"] == "bell" and ck["method"]["hparams"]["gamma"] == 0.8
@@ -76,19 +79,22 @@ def test_checkpoints_are_self_describing_and_pruned(tmp_path):
 def test_resume_equals_uninterrupted_run(tmp_path):
     full = fit(tmp_path / "full", epochs=4)
     # Resume from the epoch-2 checkpoint of the same run and finish the remaining epochs.
-    resumed = fit(tmp_path / "again", epochs=4, resume=tmp_path / "full" / "ckpt-epoch0002.pt")
+    resumed = fit(tmp_path / "again", epochs=4, resume=find_checkpoints(tmp_path / "full")[1])
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
     for k, v in state(full).items():
         torch.testing.assert_close(state(resumed)[k], v, atol=1e-6, rtol=0)
 
 
 def test_resume_auto_skips_a_truncated_checkpoint(tmp_path):
-    fit(tmp_path, epochs=2)
-    newest = find_checkpoints(tmp_path)[-1]
+    full = fit(tmp_path, epochs=2)
+    previous, newest = find_checkpoints(tmp_path)
     newest.write_bytes(newest.read_bytes()[:100])
     with pytest.warns(RuntimeWarning, match="unreadable checkpoint"):
-        result = fit(tmp_path, epochs=3, resume="auto")
-    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+        result = fit(tmp_path, epochs=2, resume="auto")
+    assert result.resumed_from == previous  # fell back to epoch 1 and redid epoch 2
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    for k, v in state(full).items():
+        torch.testing.assert_close(state(result)[k], v, atol=1e-6, rtol=0)
 
 
 def test_resume_refuses_a_different_encoder(tmp_path):
