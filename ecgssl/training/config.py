@@ -39,6 +39,10 @@ class PretrainConfig:
         checkpoint_every_steps: Also save every N optimisation steps, mid-epoch included
             (``None``: only at epoch ends). A resumed run continues from the exact batch.
         keep_last: Number of most recent checkpoints kept.
+        health_every: Log representation-health statistics
+            (:func:`ecgssl.training.health.representation_health`) on a fixed batch of
+            training records every N epochs into the history, and warn if the representation
+            collapses; 0 turns it off.
         resume: ``None``; ``"auto"`` (newest valid checkpoint in ``checkpoint_dir``); or a path.
         progress: Show a tqdm progress bar.
         nan_policy: What a non-finite loss does: ``"raise"`` (stop with the step) or ``"skip"``
@@ -62,6 +66,7 @@ class PretrainConfig:
     checkpoint_every: int = 10
     checkpoint_every_steps: int | None = None
     keep_last: int = 2
+    health_every: int = 1
     resume: str | Path | None = None
     progress: bool = True
     nan_policy: str = "raise"
@@ -101,6 +106,7 @@ class PretrainConfig:
         if self.checkpoint_every_steps is not None:
             positive_int("checkpoint_every_steps")
         positive_int("keep_last")
+        positive_int("health_every", 0)
         positive_int("seed", 0)
         if self.seed >= 2**63:
             raise ValueError(f"seed must be < 2**63, got {self.seed}")

@@ -41,6 +41,7 @@ from ecgssl.training.checkpoint import (
 )
 from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.health import is_collapsed, representation_health
 from ecgssl.training.inputs import TrainingData, prepare_training_data
 from ecgssl.training.optim import build_optimizer, warmup_cosine
 from ecgssl.validation import STANDARD_LEADS, check_signal
@@ -64,8 +65,9 @@ class PretrainResult:
     Attributes:
         encoder: The pretrained online encoder (eval mode).
         method: The fitted method (heads and targets included).
-        history: One dict per epoch: epoch, loss, lr, momentum, seconds, samples_per_s, and
-            any extra terms the method logs (e.g. BELL's intra/inter).
+        history: One dict per epoch: epoch, loss, lr, momentum, seconds, samples_per_s, any
+            extra terms the method logs (e.g. BELL's intra/inter), and ``health/...``
+            representation-health statistics (see ``PretrainConfig.health_every``).
         checkpoint_path: The last checkpoint written (or resumed from), or ``None``.
         config: The training configuration.
         signal: The signal contract of the training data (fs, leads, window length).
@@ -361,6 +363,8 @@ class Pretrainer:
 
         every_steps = cfg.checkpoint_every_steps if ckpt_dir is not None else None
         checked = False
+        probe: Tensor | None = None  # fixed records for the representation-health statistics
+        warned_collapse = False
         for epoch in range(p.epoch, cfg.epochs):
             method.train()
             if p.batch_in_epoch == 0:
@@ -372,6 +376,8 @@ class Pretrainer:
                        f"{cfg.epochs}", disable=not cfg.progress, leave=False)  # fmt: skip
             for x in bar:
                 x = x.to(device, non_blocking=True)
+                if probe is None and cfg.health_every:
+                    probe = _health_probe(batches, x)
                 if not checked:
                     self._check_contract(x, fs)
                     checked = True
@@ -430,6 +436,17 @@ class Pretrainer:
                 "seconds": p.seconds,
                 "samples_per_s": p.n_seen / p.seconds if p.seconds > 0 else math.nan,
             })  # fmt: skip
+            if cfg.health_every and probe is not None and (epoch + 1) % cfg.health_every == 0:
+                health = representation_health(method.encoder, probe.to(device))
+                p.history[-1].update({f"health/{k}": v for k, v in health.items()})
+                if is_collapsed(health) and not warned_collapse:
+                    warned_collapse = True
+                    warnings.warn(
+                        f"the representation of {method.name} looks collapsed after epoch "
+                        f"{epoch + 1} ({', '.join(f'{k}={v:.3g}' for k, v in health.items())}); "
+                        "lower lr, raise the EMA momentum or check the augmentations",
+                        RuntimeWarning, stacklevel=2,
+                    )  # fmt: skip
             p.epoch, p.batch_in_epoch = epoch + 1, 0
             due = p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
@@ -441,3 +458,10 @@ class Pretrainer:
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
             resumed_from=resumed_from,
         )  # fmt: skip
+
+
+def _health_probe(batches: TensorBatches | LoaderBatches, first: Tensor, n: int = 64) -> Tensor:
+    """The records on which health statistics are computed every epoch: the first ``n``
+    training records of an in-memory dataset, else the first batch seen."""
+    x = batches.signals[:n] if isinstance(batches, TensorBatches) else first[:n]
+    return x.detach().clone()

@@ -65,3 +65,25 @@ def test_needs_two_records():
     enc = ENCODERS.build("multibranch", n_leads=3, width=4, per_lead_dim=8)
     with pytest.raises(ValueError, match="at least 2"):
         representation_health(enc, torch.randn(1, 3, 200))
+
+
+def test_pretrainer_logs_health_every_epoch():
+    from ecgssl.augment import Compose, TwoViews
+    from ecgssl.registry import AUGMENTATIONS, METHODS
+    from ecgssl.training import Pretrainer
+
+    torch.manual_seed(0)
+    enc = ENCODERS.build("multibranch", n_leads=3, width=4, per_lead_dim=8)
+    views = TwoViews(Compose([AUGMENTATIONS.build({"name": "random_crop", "seconds": 1.5}),
+                              AUGMENTATIONS.build("gaussian_noise")]))  # fmt: skip
+    x = torch.randn(24, 3, 100)
+    common = {"epochs": 2, "batch_size": 8, "progress": False, "device": "cpu"}
+    result = Pretrainer(METHODS.build("bell", encoder=enc), views, **common).fit(x, fs=50.0)
+    for h in result.history:
+        for key in ("embedding_std", "relative_variance", "effective_rank", "intra_lead_cos",
+                    "inter_lead_cos"):  # fmt: skip
+            assert torch.isfinite(torch.tensor(h[f"health/{key}"]))
+    off = Pretrainer(METHODS.build("byol", encoder=enc), views, health_every=0, **common)
+    assert not any(k.startswith("health/") for k in off.fit(x, fs=50.0).history[0])
+    with pytest.raises(ValueError, match="health_every"):
+        Pretrainer(METHODS.build("byol", encoder=enc), views, health_every=-1, **common)
