@@ -74,6 +74,9 @@ def evaluate_encoder(
     knn_k: int = 20,
     n_boot: int = 200,
     allow_leakage: bool = False,
+    window_seconds: float | None = None,
+    window_stride: float | None = None,
+    aggregate: str = "max",
 ) -> EvaluationResult:
     """Evaluate an encoder on ``dataset`` (needs labels and train/val/test splits).
 
@@ -98,10 +101,16 @@ def evaluate_encoder(
         n_boot: Bootstrap resamples of the test split for the confidence interval (0: none).
         allow_leakage: Score the test split even if it shares records or patients with the
             encoder's pretraining data (logged loudly); by default that raises.
+        window_seconds: Windowed evaluation (frozen protocols), as in the PTB-XL benchmark:
+            every record is cut into windows of this length (e.g. 2.5 s), the probe is trained
+            on the training windows (each with its record's labels), and validation/test
+            records are scored by aggregating their windows' scores. ``None``: whole records.
+        window_stride: Step between windows in seconds (default: half a window, e.g. 1.25 s).
+        aggregate: How window scores make a record score: ``"max"`` or ``"mean"``.
     """
     return evaluate_fractions(
         encoder, dataset, (label_fraction,), protocol, seed, device, batch_size,
-        finetune_config, knn_k, n_boot, allow_leakage,
+        finetune_config, knn_k, n_boot, allow_leakage, window_seconds, window_stride, aggregate,
     )[0]  # fmt: skip
 
 
@@ -117,6 +126,9 @@ def evaluate_fractions(
     knn_k: int = 20,
     n_boot: int = 200,
     allow_leakage: bool = False,
+    window_seconds: float | None = None,
+    window_stride: float | None = None,
+    aggregate: str = "max",
 ) -> list[EvaluationResult]:
     """:func:`evaluate_encoder` at several label fractions, embedding every record once
     (frozen-embedding protocols). Arguments as in :func:`evaluate_encoder`."""
@@ -131,6 +143,7 @@ def evaluate_fractions(
             f"dataset {dataset.name!r} has {dataset.n_leads} leads, the encoder expects "
             f"{encoder.n_leads}"
         )
+    windows = _window_spec(dataset, protocol, window_seconds, window_stride, aggregate)
     parts = {s: dataset.subset(s) for s in ("train", "val", "test")}
     leaked = check_leakage(encoder, parts["test"], allow_leakage)
     train_all = parts["train"]
@@ -141,11 +154,13 @@ def evaluate_fractions(
     ]
     labels = {s: np.asarray(parts[s].labels) for s in ("train", "val", "test")}
     feats: dict[str, np.ndarray] = {}
+    n_win = 1
     if protocol != "finetune":
-        feats = {
-            s: embed(encoder, parts[s].signals, batch_size=batch_size, device=device)
-            for s in ("train", "val", "test")
-        }
+        for s in ("train", "val", "test"):
+            x = parts[s].signals
+            if windows is not None:
+                x, n_win = _cut_windows(x, *windows)
+            feats[s] = embed(encoder, x, batch_size=batch_size, device=device)
     results = []
     for fraction, idx in zip(label_fractions, samples):
         details: dict[str, Any] = {"leaked_test_records": leaked}
@@ -159,16 +174,24 @@ def evaluate_fractions(
             val_scores = ft.scores(parts["val"].signals, batch_size)
             test_scores = ft.scores(parts["test"].signals, batch_size)
             details.update(best_epoch=ft.best_epoch, val_macro_auroc=ft.val_macro_auroc)
-        elif protocol == "linear":
-            probe = LinearProbe().fit(feats["train"][idx], y_train, feats["val"], labels["val"])
-            val_scores = probe.decision_function(feats["val"])
-            test_scores = probe.decision_function(feats["test"])
-            details.update(C=probe.C, val_macro_auroc=probe.val_macro_auroc)
         else:
-            tr = feats["train"][idx]
-            val_scores = knn_scores(tr, y_train, feats["val"], k=knn_k)
-            test_scores = knn_scores(tr, y_train, feats["test"], k=knn_k)
-            details.update(k=min(knn_k, len(idx)))
+            # Windowed: record r's windows are rows r * n_win ... (r + 1) * n_win - 1.
+            rows = (np.asarray(idx)[:, None] * n_win + np.arange(n_win)).ravel()
+            tr, y_tr = feats["train"][rows], np.repeat(y_train, n_win, axis=0)
+            y_val_w = np.repeat(labels["val"], n_win, axis=0)
+            if protocol == "linear":
+                probe = LinearProbe().fit(tr, y_tr, feats["val"], y_val_w)
+                val_scores = probe.decision_function(feats["val"])
+                test_scores = probe.decision_function(feats["test"])
+                details.update(C=probe.C, val_macro_auroc=probe.val_macro_auroc)
+            else:
+                val_scores = knn_scores(tr, y_tr, feats["val"], k=knn_k)
+                test_scores = knn_scores(tr, y_tr, feats["test"], k=knn_k)
+                details.update(k=min(knn_k, len(rows)))
+            if windows is not None:
+                val_scores = _aggregate(val_scores, n_win, aggregate)
+                test_scores = _aggregate(test_scores, n_win, aggregate)
+                details.update(windows_per_record=n_win, aggregate=aggregate)
         metrics = _metrics(dataset, labels, val_scores, test_scores, n_boot, seed)
         results.append(
             EvaluationResult(
@@ -181,6 +204,49 @@ def evaluate_fractions(
             )
         )
     return results
+
+
+def _window_spec(
+    dataset: ECGDataset,
+    protocol: str,
+    window_seconds: float | None,
+    window_stride: float | None,
+    aggregate: str,
+) -> tuple[int, int] | None:
+    """Window and stride in samples, checked; ``None`` for whole-record evaluation."""
+    if window_seconds is None:
+        if window_stride is not None:
+            raise ValueError("window_stride needs window_seconds")
+        return None
+    if protocol == "finetune":
+        raise ValueError("windowed evaluation supports the 'linear' and 'knn' protocols")
+    if aggregate not in ("max", "mean"):
+        raise ValueError(f"aggregate must be 'max' or 'mean', got {aggregate!r}")
+    stride_s = window_seconds / 2 if window_stride is None else window_stride
+    if not (window_seconds > 0 and stride_s > 0):
+        raise ValueError(
+            f"window_seconds and window_stride must be > 0, got {window_seconds}, {stride_s}"
+        )
+    win, stride = round(window_seconds * dataset.fs), max(1, round(stride_s * dataset.fs))
+    if win > dataset.length:
+        raise ValueError(
+            f"window_seconds={window_seconds} ({win} samples) is longer than the records of "
+            f"{dataset.name!r} ({dataset.length} samples, {dataset.duration:g} s)"
+        )
+    return win, stride
+
+
+def _cut_windows(x: np.ndarray, win: int, stride: int) -> tuple[np.ndarray, int]:
+    """(records, leads, time) -> (records * n_win, leads, win), windows of a record adjacent."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    w = t.unfold(-1, win, stride)  # (records, leads, n_win, win)
+    n_win = w.shape[2]
+    return w.permute(0, 2, 1, 3).reshape(-1, x.shape[1], win).numpy(), n_win
+
+
+def _aggregate(scores: np.ndarray, n_win: int, how: str) -> np.ndarray:
+    s = scores.reshape(-1, n_win, scores.shape[1])
+    return s.max(axis=1) if how == "max" else s.mean(axis=1)
 
 
 def _metrics(

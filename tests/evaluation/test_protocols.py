@@ -134,3 +134,24 @@ def test_leakage_guard_fires_on_an_overlapping_split():
     assert ecgssl.evaluate(clean, ds, device="cpu").details["leaked_test_records"] == 0
     # Another dataset name never counts as an overlap.
     assert ecgssl.evaluate(result, toy(name="other"), device="cpu").macro_auroc >= 0
+
+
+@pytest.mark.parametrize("protocol", ["linear", "knn"])
+@pytest.mark.parametrize("aggregate", ["max", "mean"])
+def test_windowed_evaluation(protocol, aggregate):
+    from ecgssl.evaluation.protocol import _cut_windows
+
+    ds = toy()  # 3 s records at 50 Hz
+    x, n_win = _cut_windows(ds.signals[:2], 50, 25)
+    assert n_win == 5 and x.shape == (10, 3, 50)
+    np.testing.assert_array_equal(x[1], ds.signals[0, :, 25:75])  # record 0, window 1
+    np.testing.assert_array_equal(x[5], ds.signals[1, :, 0:50])  # record 1, window 0
+    enc = ecgssl.build_encoder(TINY, 3)
+    res = ecgssl.evaluate(enc, ds, protocol=protocol, device="cpu", window_seconds=1.0,
+                          window_stride=0.5, aggregate=aggregate)  # fmt: skip
+    assert res.details["windows_per_record"] == 5 and res.n_test == 20
+    assert 0 <= res.macro_auroc <= 1
+    with pytest.raises(ValueError, match="longer than the records"):
+        ecgssl.evaluate(enc, ds, device="cpu", window_seconds=10.0)
+    with pytest.raises(ValueError, match="linear"):
+        ecgssl.evaluate(enc, ds, protocol="finetune", device="cpu", window_seconds=1.0)
