@@ -50,9 +50,19 @@ def resample_windows(x: Tensor, start: Tensor, length: Tensor, out_len: int) -> 
     lo = pos.floor().long()
     hi = (lo + 1).clamp_max(t - 1)
     w = (pos - lo.float()).to(x.dtype)[:, None, :]
-    idx_lo = lo[:, None, :].expand(-1, x.shape[1], -1)
-    idx_hi = hi[:, None, :].expand(-1, x.shape[1], -1)
-    return torch.gather(x, 2, idx_lo) * (1 - w) + torch.gather(x, 2, idx_hi) * w
+    return torch.lerp(_take(x, lo), _take(x, hi), w)
+
+
+def _take(x: Tensor, idx: Tensor) -> Tensor:
+    """``x[b, :, idx[b]]`` for every sample b: (batch, leads, time) -> (batch, leads, n).
+
+    One ``index_select`` of contiguous per-time rows of a (batch * time, leads) view, which is
+    several times faster on CPU than ``torch.gather`` with an index expanded over the leads.
+    """
+    b, n_leads, t = x.shape
+    rows = (idx + torch.arange(b, device=x.device)[:, None] * t).reshape(-1)
+    flat = x.transpose(1, 2).reshape(b * t, n_leads)
+    return flat.index_select(0, rows).view(b, -1, n_leads).transpose(1, 2)
 
 
 @AUGMENTATIONS.register("random_crop", "crop")
@@ -80,8 +90,8 @@ class RandomCrop(Augmentation):
         if t < n:
             raise _too_short("RandomCrop", t, n, fs)
         start = randint(0, t - n, (x.shape[0],), generator, x.device)
-        idx = (start[:, None] + torch.arange(n, device=x.device)[None, :])[:, None, :]
-        return torch.gather(x, 2, idx.expand(-1, x.shape[1], -1))
+        windows = x.unfold(-1, n, 1)  # (B, L, t - n + 1, n), a view
+        return windows[torch.arange(x.shape[0], device=x.device), :, start]
 
 
 @AUGMENTATIONS.register("random_resized_crop", "resized_crop")

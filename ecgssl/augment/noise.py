@@ -43,7 +43,7 @@ class GaussianNoise(Augmentation):
             snr = uniform(*self.snr_db, (b, 1, 1), generator, x.device)
             power = x.float().pow(2).mean(dim=-1, keepdim=True)
             sigma = torch.sqrt(power / 10 ** (snr / 10))
-        return x + (sigma * randn(x.shape, generator, x.device)).to(x.dtype)
+        return torch.addcmul(x, sigma.to(x.dtype), randn(x.shape, generator, x.device).to(x.dtype))
 
 
 @AUGMENTATIONS.register("baseline_wander", "wander")
@@ -78,7 +78,7 @@ class BaselineWander(Augmentation):
         phase = uniform(0.0, 2 * torch.pi, (b, 1, 1, k), generator, x.device)
         wave = (amp * torch.sin(2 * torch.pi * freq * t + phase)).sum(-1)  # (B, 1, T)
         gain = uniform(0.5, 1.0, (b, n_leads, 1), generator, x.device)
-        return x + (wave * gain).to(x.dtype)
+        return torch.addcmul(x, wave.to(x.dtype), gain.to(x.dtype))
 
 
 @AUGMENTATIONS.register("powerline_noise", "powerline")

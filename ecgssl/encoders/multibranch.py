@@ -6,16 +6,27 @@ concatenation [h_1, ..., h_L]. Branches have separate weights by default, or one
 branch with ``shared_weights=True``.
 
 Every branch's parameters are stored stacked as (leads, out, in, kernel) tensors, so the
-same module can run its separate-weight branches either as one *grouped* convolution
-(``groups = leads``) or as a *loop* of per-lead convolutions; both compute the same function
-and ``impl="auto"`` picks the faster one for the device (see ``benchmarks/encoder_layouts.py``).
-Shared weights fold the leads into the batch dimension (one ordinary convolution).
+same module can run its branches in several layouts that compute the same function:
+
+- ``"bmm"``: activations kept lead-major as (leads, channels, batch * time); each convolution is
+  an im2col (``kernel`` shifted copies) and *one* batched matmul over leads (``torch.bmm``),
+  BatchNorm runs on the flat (leads * channels) rows, and nothing is permuted between blocks;
+- ``"channels_last"``: one grouped 2-D convolution on a (batch, leads * channels, 1, time)
+  channels-last tensor (oneDNN's fastest grouped kernel on CPU), kept through every block;
+- ``"grouped"``: one grouped convolution (``groups = leads``) in (batch, leads * channels, time);
+- ``"loop"``: one convolution per lead (the naive reference).
+
+``impl="auto"`` picks ``"channels_last"`` on CPU (measured) and ``"bmm"`` on GPUs (by
+reasoning, no GPU measured yet); see ``benchmarks/encoder_layouts.py`` and
+``benchmarks/README.md``. Shared weights fold
+the leads into the batch dimension (one weight set).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +38,7 @@ from ecgssl.registry import ENCODERS
 
 __all__ = ["LeadConvBlock", "MultiBranchEncoder"]
 
-_IMPLS = ("auto", "grouped", "loop")
+_IMPLS = ("auto", "bmm", "channels_last", "grouped", "loop")
 
 
 class LeadConvBlock(nn.Module):
@@ -62,6 +73,53 @@ class LeadConvBlock(nn.Module):
         y = F.relu(self.bn(y), inplace=True)
         return F.max_pool1d(y, 2) if self.pool else y
 
+    def forward_channels_last(self, x: Tensor) -> Tensor:
+        """(batch, n_maps * c_in, 1, time) -> (batch, n_maps * c_out, 1, time'), channels-last."""
+        w = self.weight.view(self.n_maps * self.c_out, self.c_in, 1, self.kernel_size)
+        y = F.conv2d(x, w, padding=(0, self.kernel_size // 2), groups=self.n_maps)
+        y = F.relu(_batch_norm(self.bn, y), inplace=True)
+        return F.max_pool2d(y, (1, 2)) if self.pool else y
+
+    def forward_lead_major(self, x: Tensor, batch: int) -> Tensor:
+        """(n_maps, c_in, batch * time) -> (n_maps, c_out, batch * time') by im2col + bmm.
+
+        ``batch`` counts the samples folded into the last axis (``batch * leads`` for shared
+        weights). One ``torch.bmm`` over the ``n_maps`` weight sets does every convolution.
+        """
+        m, k, pad = self.n_maps, self.kernel_size, self.kernel_size // 2
+        t = x.shape[-1] // batch
+        xp = F.pad(x.view(m, self.c_in, batch, t), (pad, pad))  # zero padding per sample
+        cols = torch.stack([xp[..., j : j + t] for j in range(k)], dim=2)  # (m, cin, k, B, T)
+        w = self.weight.reshape(m, self.c_out, self.c_in * k)
+        y = torch.bmm(w, cols.reshape(m, self.c_in * k, batch * t))  # (m, c_out, B*T)
+        y = self.bn(y.view(1, m * self.c_out, batch * t))  # statistics over B*T per channel
+        y = F.relu(y, inplace=True).view(m, self.c_out, batch * t)
+        if not self.pool:
+            return y
+        y = F.max_pool1d(y.view(m * self.c_out * batch, 1, t), 2)
+        return y.view(m, self.c_out, batch * (t // 2))
+
+
+def _batch_norm(bn: nn.BatchNorm1d, y: Tensor) -> Tensor:
+    """``bn`` applied to a tensor of any rank (channels on dim 1), as ``bn.forward`` would."""
+    momentum = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        if bn.momentum is None:
+            momentum = 1.0 / float(bn.num_batches_tracked)
+    batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
+    track = not bn.training or bn.track_running_stats
+    return F.batch_norm(
+        y,
+        bn.running_mean if track else None,
+        bn.running_var if track else None,
+        bn.weight,
+        bn.bias,
+        batch_stats,
+        momentum,
+        bn.eps,
+    )
+
 
 @ENCODERS.register("multibranch", "multi_branch", "mbn")
 class MultiBranchEncoder(Encoder):
@@ -80,8 +138,8 @@ class MultiBranchEncoder(Encoder):
         depth: Number of conv blocks per branch.
         kernel_size: Odd kernel size of every convolution.
         shared_weights: One branch shared by all leads instead of one per lead.
-        impl: ``"auto"``, ``"grouped"`` or ``"loop"``: how separate branches are computed
-            (same function, different speed).
+        impl: ``"auto"``, ``"bmm"``, ``"grouped"`` or ``"loop"``: how the branches are
+            computed (same function, different speed; see the module docstring).
     """
 
     def __init__(
@@ -124,18 +182,36 @@ class MultiBranchEncoder(Encoder):
     def _impl_for(self, device: torch.device) -> str:
         if self.impl != "auto":
             return self.impl
-        # Measured with benchmarks/encoder_layouts.py (2-core CPU, 12 x 250 samples, forward +
-        # backward): the per-lead loop ran 1.17-1.25x faster than the grouped convolution at
-        # batch 64/256. On CUDA one grouped kernel avoids 12 launches per layer.
-        return "loop" if device.type == "cpu" else "grouped"
+        # benchmarks/encoder_layouts.py (2-core CPU, 12 x 250 samples, forward + backward):
+        # the channels-last grouped conv2d was fastest at batch 64 and 256, the bmm layout
+        # slower than the naive loop (its im2col copies are memory-bound on CPU); numbers in
+        # benchmarks/README.md. On CUDA (not measured yet) one cuBLAS bmm per layer with
+        # N = batch * time avoids the per-lead launches of the loop and the small-group cuDNN
+        # kernels, and im2col traffic is cheap on HBM.
+        return "channels_last" if device.type == "cpu" else "bmm"
 
     def forward_leads(self, x: Tensor) -> Tensor:
         """(batch, leads, time) -> per-lead latents (batch, leads, per_lead_dim)."""
         self.check_input(x)
         b, n_leads, t = x.shape
         impl = self._impl_for(x.device)
+        blocks = cast(list[LeadConvBlock], list(self.blocks))
+        if impl == "bmm":
+            # Lead-major (maps, channels, samples * time), kept through every block.
+            m = 1 if self.shared_weights else n_leads
+            rows = b * n_leads // m
+            h = x.transpose(0, 1).reshape(m, 1, rows * t)
+            for block in blocks:
+                h = block.forward_lead_major(h, rows)
+            pooled = h.view(m, h.shape[1], rows, -1).mean(dim=-1)  # (m, per_lead_dim, rows)
+            return pooled.view(m, -1, n_leads // m, b).permute(3, 0, 2, 1).reshape(b, n_leads, -1)
         h = x.reshape(b * n_leads, 1, t) if self.shared_weights else x
-        for block in self.blocks:
+        if impl == "channels_last":
+            h = h.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            for block in blocks:
+                h = block.forward_channels_last(h)
+            return h.mean(dim=(2, 3)).reshape(b, n_leads, -1)
+        for block in blocks:
             h = block(h, impl)
         return h.mean(dim=-1).reshape(b, n_leads, -1)
 

@@ -1,0 +1,317 @@
+"""Training-speed table of ecgssl, with reference implementations timed in the same run.
+
+For bell, byol and simclr on their default (multi-branch) encoder: pretraining samples/s of
+one full step (two views -> forward -> backward -> optimiser step -> EMA update) at
+100 Hz x 2.5 s and 500 Hz x 10 s, batch 64 and 256; the step's FLOPs counted with
+``torch.utils.flop_counter.FlopCounterMode``, the achieved GFLOP/s and its fraction of the
+fp32 matmul peak measured in the same process; peak memory. Then the augmentation pipelines
+against ``ecg-augmentations`` 1.0.1 (same transforms, same batch), the multi-branch encoder
+against a naive per-lead ``nn.ModuleList`` loop, and reads of a memory-mapped dataset cache.
+Prints one table and writes it as JSON::
+
+    pip install -r benchmarks/requirements.txt     # references (benchmarks only)
+    python benchmarks/speed.py --quick             # 100 Hz only, a few minutes on 2 cores
+    python benchmarks/speed.py --json benchmarks/results/speed.json
+
+Variants compared by a ratio are timed interleaved (A, B, A, B, ...) and the median of the
+repeats is reported, so that ratios stay meaningful on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from encoder_layouts import NaiveMultiBranch, time_interleaved
+
+from ecgssl.augment import Compose, ssl_policy
+from ecgssl.augment.amplitude import AmplitudeScale
+from ecgssl.augment.crop import RandomResizedCrop
+from ecgssl.augment.masking import TimeMask
+from ecgssl.augment.noise import BaselineWander, GaussianNoise
+from ecgssl.encoders.multibranch import MultiBranchEncoder
+from ecgssl.registry import ENCODERS, METHODS
+
+METHOD_NAMES = ("bell", "byol", "simclr")
+# (fs, seconds, batch); --quick keeps the 100 Hz ones (a 500 Hz x 10 s step is 20x the work).
+CONFIGS = ((100.0, 2.5, 64), (100.0, 2.5, 256), (500.0, 10.0, 64), (500.0, 10.0, 256))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: CUDA allocator peak, or the process' max RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` fp32 GFLOP/s of an n x n matmul (the roofline this machine offers)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def build_method(name: str, n_leads: int, device: torch.device) -> torch.nn.Module:
+    cls = METHODS.get(name)
+    enc = ENCODERS.build({**cls.default_encoder(), "n_leads": n_leads})
+    return METHODS.build(name, encoder=enc).to(device)
+
+
+def make_step(method: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """One pretraining step on fixed views (augmentation is timed separately)."""
+    opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=1e-3)
+    v1, v2 = x, x.flip(-1).contiguous()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        method.training_step(v1, v2)["loss"].backward()  # type: ignore[operator]
+        opt.step()
+        if method.uses_momentum:  # type: ignore[truthy-function]
+            method.update_target(0.5)  # type: ignore[operator]
+
+    return step
+
+
+def count_flops(method: torch.nn.Module, step: Callable[[], None]) -> int:
+    """FLOPs of one step, counted with the encoders' per-lead ``loop`` layout (same function).
+
+    ``FlopCounterMode`` over-counts the backward of grouped convolutions (about 3x here: its
+    formula ignores ``groups`` for the weight gradient), so the count uses ungrouped convs.
+    """
+    encoders = [m for m in method.modules() if isinstance(m, MultiBranchEncoder)]
+    impls = [e.impl for e in encoders]
+    for e in encoders:
+        e.impl = "loop"
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step()
+    finally:
+        for e, impl in zip(encoders, impls):
+            e.impl = impl
+    return counter.get_total_flops()
+
+
+def bench_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    rows = []
+    configs = CONFIGS[:2] if args.quick else CONFIGS
+    for fs, seconds, batch in configs:
+        t = round(fs * seconds)
+        x = torch.randn(batch, 12, t, device=device)
+        big = batch * t > 64 * 2500
+        for name in METHOD_NAMES:
+            torch.manual_seed(0)
+            method = build_method(name, 12, device)
+            step = make_step(method, x)
+            step()  # warm-up (allocations, oneDNN primitive cache)
+            flops = count_flops(method, step)
+            times = []
+            for _ in range(1 if big else (2 if args.quick else 5)):
+                sync(device)
+                t0 = time.perf_counter()
+                step()
+                sync(device)
+                times.append(time.perf_counter() - t0)
+            sec = statistics.median(times)
+            gflops = flops / sec / 1e9
+            # The matmul peak measured right after the step, under the same machine load.
+            peak = max(matmul_peak(device, repeats=3), 1e-9)
+            rows.append({
+                "method": name, "fs": fs, "seconds": seconds, "batch": batch,
+                "samples_per_s": batch / sec, "gflop_per_step": flops / 1e9,
+                "gflop_per_s": gflops, "matmul_peak_gflop_per_s": peak,
+                "fraction_of_peak": gflops / peak,
+                "peak_memory_mb": peak_memory_mb(device),
+            })  # fmt: skip
+            print(f"  {name:<7} {fs:5.0f} Hz x {seconds:4.1f} s  batch {batch:4d}: "
+                  f"{batch / sec:8.1f} samples/s  {gflops:6.1f} GFLOP/s "
+                  f"({100 * gflops / peak:4.1f} % of {peak:.0f})", flush=True)  # fmt: skip
+            del method, step
+    return rows
+
+
+def reference_pipelines() -> dict[str, tuple[Callable, Callable] | str]:
+    """(ecgssl pipeline, ecg-augmentations pipeline) for the same transforms, or why not."""
+    try:
+        import ecg_augmentations as ea
+    except ImportError:
+        return {"reference": "ecg-augmentations is not installed (pip install -r "
+                             "benchmarks/requirements.txt); reference comparison skipped"}  # fmt: skip
+    # The issue's pipeline, parameters matched (their TimeMask runs after the crop to 2.5 s).
+    ours_issue = Compose([
+        RandomResizedCrop((0.5, 1.0), seconds=2.5), TimeMask((0.04, 0.2)),
+        GaussianNoise(snr_db=(15.0, 35.0)), BaselineWander((0.05, 0.5)), AmplitudeScale((0.5, 2.0)),
+    ])  # fmt: skip
+    theirs_issue = ea.Compose([
+        ea.RandomResizedCrop(n_samples=250, scale=(0.5, 1.0)), ea.TimeMask(fs=100, duration=(0.1, 0.5)),
+        ea.GaussianNoise(snr_db=(15, 35)), ea.BaselineWander(fs=100, relative=False),
+        ea.AmplitudeScale(scale=(0.5, 2.0)),
+    ])  # fmt: skip
+    # ecgssl's default SSL view (ssl_policy) and its closest ecg-augmentations equivalent.
+    theirs_default = ea.Compose([
+        ea.RandomCrop(n_samples=250), ea.TimeMask(fs=100, duration=(0.0, 1.25), p=0.5),
+        ea.AmplitudeScale(scale=(0.8, 1.25)), ea.GaussianNoise(snr_db=(20, 40), p=0.5),
+        ea.BaselineWander(fs=100, amplitude=(0.0, 0.3), relative=False, p=0.5),
+    ])  # fmt: skip
+    return {
+        "issue pipeline": (lambda x, g: ours_issue(x, 100.0, g), lambda x, g: theirs_issue(x, g)),
+        "ssl_policy()": (
+            lambda x, g: ssl_policy(2.5)(x, 100.0, g),
+            lambda x, g: theirs_default(x, g),
+        ),
+    }
+
+
+def bench_augment(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    x = torch.randn(256, 12, 1000, device=device)
+    g = torch.Generator(device=device).manual_seed(0)
+    rows: list[dict] = []
+    pipes = reference_pipelines()
+    if "reference" in pipes:
+        print(f"  {pipes['reference']}")
+        policy = ssl_policy(2.5)
+        med = time_interleaved_nograd({"ecgssl": lambda: policy(x, 100.0, g)}, device, args)
+        rows.append({"pipeline": "ssl_policy()", "ecgssl_samples_per_s": 256 / med["ecgssl"],
+                     "reference_samples_per_s": None, "ratio": None})  # fmt: skip
+        print(f"  ssl_policy() on (256, 12, 1000) at 100 Hz: {256 / med['ecgssl']:9.0f} samples/s")
+        return rows
+    for label, pair in pipes.items():
+        assert not isinstance(pair, str)
+        ours, theirs = pair
+        med = time_interleaved_nograd(
+            {"ecgssl": lambda o=ours: o(x, g), "ecg-augmentations": lambda t=theirs: t(x, g)},
+            device,
+            args,
+        )
+        a, b = 256 / med["ecgssl"], 256 / med["ecg-augmentations"]
+        rows.append({"pipeline": label, "ecgssl_samples_per_s": a,
+                     "reference_samples_per_s": b, "ratio": a / b})  # fmt: skip
+        print(f"  {label:<15} ecgssl {a:9.0f}  ecg-augmentations {b:8.0f} samples/s  "
+              f"ratio {a / b:5.1f}x")  # fmt: skip
+    return rows
+
+
+def time_interleaved_nograd(
+    fns: dict[str, Callable[[], object]], device: torch.device, args: argparse.Namespace
+) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    with torch.no_grad():
+        for fn in fns.values():
+            fn()
+        for _ in range(5 if args.quick else 15):
+            for name, fn in fns.items():
+                sync(device)
+                t0 = time.perf_counter()
+                fn()
+                sync(device)
+                times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_encoder(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    rows = []
+    for batch in (64, 256):
+        torch.manual_seed(0)
+        enc = MultiBranchEncoder(12).to(device)
+        naive = NaiveMultiBranch(enc).to(device)
+        x = torch.randn(batch, 12, 250, device=device)
+        med = time_interleaved({"auto": enc.forward_leads, "naive": naive}, x,
+                               repeats=3 if args.quick else 7, inner=1)  # fmt: skip
+        impl = enc._impl_for(device)
+        rows.append({"batch": batch, "impl": impl, "samples_per_s": batch / med["auto"],
+                     "naive_samples_per_s": batch / med["naive"],
+                     "ratio": med["naive"] / med["auto"]})  # fmt: skip
+        print(f"  batch {batch:4d}: impl={impl} {batch / med['auto']:8.0f} samples/s, naive loop "
+              f"{batch / med['naive']:8.0f}, ratio {med['naive'] / med['auto']:4.2f}x")  # fmt: skip
+    return rows
+
+
+def bench_cache(args: argparse.Namespace) -> dict:
+    """Shuffled batches of 256 read from a memory-mapped (records, 12, 1000) float32 cache,
+    opened as ``ecgssl.data.store`` opens its cache (``np.load(mmap_mode="c")``)."""
+    n = 4096 if args.quick else 16384
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cache.npy"
+        np.save(path, np.random.default_rng(0).standard_normal((n, 12, 1000), dtype=np.float32))
+        signals = np.load(path, mmap_mode="c", allow_pickle=False)
+        order = np.random.default_rng(1).permutation(n)
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(0, n - 255, 256):
+            batch = torch.from_numpy(signals[np.sort(order[i : i + 256])])
+            total += batch.shape[0]
+        sec = time.perf_counter() - t0
+        del signals
+    print(
+        f"  {total / sec:10.0f} samples/s (batches of 256, {n} records of 12 x 1000, page cache warm)"
+    )
+    return {"records": n, "samples_per_s": total / sec}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, 100 Hz only")
+    parser.add_argument("--json", default="benchmarks/results/speed.json")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["methods", "augment", "encoder", "cache"])  # fmt: skip
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    load = os.getloadavg()[0]
+    peak = matmul_peak(device)
+    print(f"{platform.processor() or platform.machine()} | device={device} threads={args.threads} "
+          f"torch={torch.__version__} | load1={load:.2f} | fp32 matmul peak {peak:.0f} GFLOP/s")  # fmt: skip
+    out: dict = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
+                 "load1_start": load, "matmul_peak_gflop_per_s": peak}  # fmt: skip
+    if "methods" not in args.skip:
+        print("pretraining step (forward + backward + optimiser + EMA), default encoder:")
+        out["methods"] = bench_methods(args, device)
+    if "augment" not in args.skip:
+        print("augmentations on (256, 12, 1000) at 100 Hz -> 2.5 s views:")
+        out["augment"] = bench_augment(args, device)
+    if "encoder" not in args.skip:
+        print("multi-branch encoder forward + backward, 12 x 250, vs naive per-lead loop:")
+        out["encoder"] = bench_encoder(args, device)
+    if "cache" not in args.skip:
+        print("dataset cache reads:")
+        out["cache"] = bench_cache(args)
+    out["matmul_peak_end_gflop_per_s"] = matmul_peak(device)
+    out["load1_end"] = os.getloadavg()[0]
+    print(f"fp32 matmul peak at the end {out['matmul_peak_end_gflop_per_s']:.0f} GFLOP/s, "
+          f"load1={out['load1_end']:.2f}")  # fmt: skip
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
