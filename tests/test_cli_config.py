@@ -94,3 +94,17 @@ def test_bad_config_files_give_one_line_errors(tmp_path, capsys, text, match):
 def test_missing_config_file(tmp_path, capsys):
     assert main(["evaluate", "x.pt", "--config", str(tmp_path / "none.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_encoder_spec_from_a_toml_table_or_json_flag(tmp_path, capsys):
+    from ecgssl.cli._common import parse_spec
+
+    cfg = tmp_path / "enc.toml"
+    cfg.write_text('encoder = {name = "resnet1d", width = 8}\n')
+    from_file = _parse(["pretrain", "--config", str(cfg)]).encoder
+    from_flag = _parse(["pretrain", "--encoder", '{"name": "resnet1d", "width": 8}']).encoder
+    assert parse_spec(from_file, "--encoder") == parse_spec(from_flag, "--encoder")
+    assert parse_spec(from_file, "--encoder") == {"name": "resnet1d", "width": 8}
+    assert parse_spec("resnet1d", "--encoder") == "resnet1d"
+    assert main(["pretrain", "--encoder", "{oops", "--no-progress"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err

@@ -19,6 +19,7 @@ __all__ = [
     "load_cli_dataset",
     "load_toml",
     "parse_sets",
+    "parse_spec",
 ]
 
 
@@ -53,6 +54,19 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
             raise UserError(f"--set expects KEY=VALUE, got {item!r}")
         out[key.strip()] = _parse_value(value)
     return out
+
+
+def parse_spec(text: str | None, option: str) -> Any:
+    """A registry name, or a JSON ``{"name": ..., **kwargs}`` spec."""
+    if text is None or not text.lstrip().startswith("{"):
+        return text
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{option} is not valid JSON: {e}") from e
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise UserError(f'{option} must be a name or a JSON object with a "name", got {text!r}')
+    return spec
 
 
 def fractions(text: str, option: str = "--label-fractions") -> list[float]:
@@ -102,6 +116,8 @@ def _to_default(action: argparse.Action, key: str, value: Any, source: Path) -> 
         raise UserError(f"{where} must be a table or a list of strings, got {value!r}")
     if action.const is not None and value is True:  # optional-argument flags such as --plot
         return action.const
+    if isinstance(value, dict) and action.type is None:  # a spec such as encoder = {name=...}
+        return json.dumps(value)
     if isinstance(value, (dict, bool)):
         raise UserError(f"{where} must be a {'number' if action.type else 'string'}, got {value!r}")
     text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)

@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import add_dataset_args, fractions, load_cli_dataset, parse_sets
+from ecgssl.cli._common import (
+    add_dataset_args,
+    fractions,
+    load_cli_dataset,
+    parse_sets,
+    parse_spec,
+)
 
 __all__ = ["add_parser"]
 
@@ -20,12 +26,14 @@ EPILOG = """examples:
   ecgssl pretrain --dataset ptbxl --root ~/data/ptb-xl --task rhythm
   ecgssl pretrain --config run.toml --epochs 5   # options from a TOML file; flags win
   ecgssl pretrain --out runs/bell --plot         # + runs/bell/training_curves.png
+  ecgssl pretrain --encoder '{"name": "resnet1d", "width": 16}' --method simclr
 
 run.toml:
   method = "bell"
   epochs = 20
   batch-size = 64
   out = "runs/bell"
+  encoder = {name = "multibranch", per_lead_dim = 64}
   [set]
   gamma = 0.8
 """
@@ -42,7 +50,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="TOML file of options")
     p.add_argument("--method", default="bell", help="SSL method (see `ecgssl list methods`)")
     add_dataset_args(p)
-    p.add_argument("--encoder", default=None, help="encoder name (default: the method's)")
+    p.add_argument("--encoder", default=None,
+                   help="encoder name or JSON spec, e.g. '{\"name\": \"resnet1d\", \"width\": 16}' "
+                   "(default: the method's)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=None, help="training epochs")
     p.add_argument("--batch-size", type=int, default=None, help="records per step")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -94,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     print(dataset.summary())
     t0 = time.perf_counter()
     result = ecgssl.pretrain(
-        method=args.method, dataset=dataset, encoder=args.encoder, seed=args.seed,
+        method=args.method, dataset=dataset, encoder=parse_spec(args.encoder, "--encoder"),
+        seed=args.seed,
         device=args.device, window_seconds=args.window, progress=not args.no_progress,
         **overrides,
     )  # fmt: skip
