@@ -25,8 +25,9 @@ from ecgssl.api import (
 )
 from ecgssl.data.base import ECGDataset
 from ecgssl.evaluation.protocol import EvaluationResult
+from ecgssl.export import export, load_exported
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry
-from ecgssl.training import PretrainConfig, Pretrainer, PretrainResult
+from ecgssl.training import PretrainConfig, Pretrainer, PretrainResult, load_encoder
 
 __all__ = [
     "AUGMENTATIONS",
@@ -47,11 +48,14 @@ __all__ = [
     "encoders",
     "evaluate",
     "evaluation",
+    "export",
     "list_augmentations",
     "list_datasets",
     "list_encoders",
     "list_methods",
     "load_dataset",
+    "load_encoder",
+    "load_exported",
     "methods",
     "pretrain",
     "training",

@@ -19,9 +19,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.fast:
-        data = ecgssl.load_dataset("synthetic", n_records=60, progress=False)
+        data = ecgssl.load_dataset("synthetic", n_records=40, progress=False)
         encoder = {"name": "multibranch", "width": 8, "per_lead_dim": 16}
-        budget = {"epochs": 2, "batch_size": 16}
+        budget = {"epochs": 1, "batch_size": 16, "progress": False}
     else:
         data = ecgssl.load_dataset("synthetic")  # 1000 simulated 12-lead ECGs, cached
         encoder, budget = None, {}  # the method's default encoder and training settings

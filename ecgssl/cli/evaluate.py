@@ -1,0 +1,82 @@
+"""``ecgssl evaluate``: score a saved encoder on a labeled dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ecgssl.cli._common import add_dataset_args, fractions, load_cli_dataset
+
+__all__ = ["add_parser"]
+
+EPILOG = """examples:
+  ecgssl evaluate runs/bell/encoder.pt                    # linear probe, built-in dataset
+  ecgssl evaluate runs/bell/checkpoints/ckpt-epoch0040-step00000200.pt --protocol knn
+  ecgssl evaluate runs/bell/encoder.pt --dataset ptbxl --root ~/data/ptb-xl \\
+      --task superdiagnostic --label-fractions 0.01,0.1,1 --baseline --out probe.json
+ENCODER is a Pretrainer checkpoint or the encoder.pt written by `ecgssl pretrain --out`.
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "evaluate",
+        help="evaluate a saved encoder (linear probe, kNN or fine-tuning)",
+        description="Evaluate a saved encoder on the test split of a labeled dataset, "
+        "with model selection on its validation split.",
+        epilog=EPILOG,
+    )
+    p.add_argument("encoder", type=Path, help="checkpoint or encoder.pt")
+    p.add_argument("--config", type=Path, default=None, help="TOML file of options")
+    add_dataset_args(p, npz=True)
+    p.add_argument("--protocol", default="linear", choices=["linear", "knn", "finetune"],
+                   help="evaluation protocol (default linear)")  # fmt: skip
+    p.add_argument("--label-fractions", default="1.0", help="comma-separated label fractions")
+    p.add_argument("--seed", type=int, default=0, help="seed of the label samples")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--baseline", action="store_true",
+                   help="also evaluate a random-init encoder of the same architecture")  # fmt: skip
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="score a test split that overlaps the pretraining records")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(handler=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    import ecgssl
+    from ecgssl.export import load_encoder_file
+
+    fracs = fractions(args.label_fractions)
+    encoder, card = load_encoder_file(args.encoder)
+    dataset = load_cli_dataset(args, progress=not args.no_progress)
+    print(dataset.summary())
+    encoders: dict[str, Any] = {"encoder": encoder}
+    if args.baseline:
+        torch.manual_seed(args.seed + 1000)
+        encoders["random_init"] = ecgssl.build_encoder(encoder.config, dataset.n_leads)
+    rows = []
+    print(f"\n{args.protocol} macro AUROC on the {dataset.name} test split:")
+    for frac in fracs:
+        row: dict[str, Any] = {"label_fraction": frac}
+        for name, enc in encoders.items():
+            res = ecgssl.evaluate(
+                enc, dataset, protocol=args.protocol, label_fraction=frac, seed=args.seed,
+                device=args.device, allow_leakage=args.allow_leakage,
+            )  # fmt: skip
+            row[name] = res.metrics
+        rows.append(row)
+        cells = "  ".join(f"{k} {row[k]['macro_auroc']:.4f}" for k in encoders)
+        print(f"{frac:>8.0%}  {cells}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"encoder": str(args.encoder), "card": card, "protocol": args.protocol,
+                   "dataset": dataset.name, "results": rows}  # fmt: skip
+        args.out.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,174 @@
+"""``ecgssl pretrain``: pretrain an encoder, then probe it next to a random-init encoder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ecgssl.cli._common import (
+    add_dataset_args,
+    fractions,
+    load_cli_dataset,
+    parse_sets,
+    parse_spec,
+)
+
+__all__ = ["add_parser"]
+
+EPILOG = """examples:
+  ecgssl pretrain --method bell                  # built-in dataset, BELL vs random init
+  ecgssl pretrain --method simclr --epochs 20 --out runs/simclr
+  ecgssl pretrain --method bell --set gamma=1.0  # method hyperparameters as KEY=VALUE
+  ecgssl pretrain --dataset ludb --root ~/data/ludb   # a real database (docs/datasets.md)
+  ecgssl pretrain --dataset ptbxl --root ~/data/ptb-xl --task rhythm
+  ecgssl pretrain --config run.toml --epochs 5   # options from a TOML file; flags win
+  ecgssl pretrain --out runs/bell --plot         # + runs/bell/training_curves.png
+  ecgssl pretrain --encoder '{"name": "resnet1d", "width": 16}' --method simclr
+
+run.toml:
+  method = "bell"
+  epochs = 20
+  batch-size = 64
+  out = "runs/bell"
+  encoder = {name = "multibranch", per_lead_dim = 64}
+  [set]
+  gamma = 0.8
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "pretrain",
+        help="pretrain an encoder, then compare its linear probe with a random-init encoder",
+        description="Pretrain an encoder with a self-supervised method on the train split, "
+        "then report the linear-probe macro AUROC of it and of a random-init encoder.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--config", type=Path, default=None, help="TOML file of options")
+    p.add_argument("--method", default="bell", help="SSL method (see `ecgssl list methods`)")
+    add_dataset_args(p)
+    p.add_argument("--encoder", default=None,
+                   help="encoder name or JSON spec, e.g. '{\"name\": \"resnet1d\", \"width\": 16}' "
+                   "(default: the method's)")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=None, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=None, help="records per step")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
+    p.add_argument("--out", type=Path, default=None, help="folder for checkpoints and results")
+    p.add_argument("--label-fractions", default="0.01,0.1,1.0",
+                   help="comma-separated label fractions for the linear probe")  # fmt: skip
+    p.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--plot", nargs="?", const="auto", default=None, metavar="PNG",
+                   help="save training curves (loss, lr, representation health) as PNG; "
+                   "default OUT/training_curves.png (needs matplotlib: pip install "
+                   "'ecgssl[plot]')")  # fmt: skip
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="method or training option, e.g. --set gamma=0.5")  # fmt: skip
+    p.set_defaults(handler=run)
+    return p
+
+
+def _plot_path(args: argparse.Namespace) -> Path | None:
+    if args.plot is None:
+        return None
+    from ecgssl.cli.plot import require_matplotlib
+
+    require_matplotlib("pretrain --plot")  # fail before training, not after
+    if args.plot != "auto":
+        return Path(args.plot)
+    return (args.out or Path(".")) / "training_curves.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    import ecgssl
+    from ecgssl.evaluation import evaluate_fractions
+    from ecgssl.training.checkpoint import atomic_torch_save, plain_data
+
+    fracs = fractions(args.label_fractions)
+    plot_path = _plot_path(args)
+    overrides = parse_sets(args.set)
+    for key in ("epochs", "batch_size", "lr"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.out is not None:
+        overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
+    dataset = load_cli_dataset(args, progress=not args.no_progress)
+    print(dataset.summary())
+    t0 = time.perf_counter()
+    result = ecgssl.pretrain(
+        method=args.method, dataset=dataset, encoder=parse_spec(args.encoder, "--encoder"),
+        seed=args.seed,
+        device=args.device, window_seconds=args.window, progress=not args.no_progress,
+        **overrides,
+    )  # fmt: skip
+    minutes = (time.perf_counter() - t0) / 60
+    last = result.history[-1]
+    print(
+        f"pretrained {args.method} for {len(result.history)} epochs in {minutes:.1f} min "
+        f"(final loss {last['loss']:.4f}, {last['samples_per_s']:.0f} samples/s)"
+    )
+    if plot_path is not None:
+        from ecgssl.cli.plot import plot_history
+
+        print(f"wrote {plot_history(result.history, plot_path, title=args.method)}")
+
+    def probe(encoder: Any) -> list[Any]:
+        return evaluate_fractions(encoder, dataset, fracs, seed=args.seed, device=args.device)
+
+    ssl_res = probe(result.encoder)
+    rand_res: list[Any] = [None] * len(fracs)
+    if not args.no_baseline:
+        torch.manual_seed(args.seed + 1000)
+        rand_res = probe(ecgssl.build_encoder(result.encoder.config, dataset.n_leads))
+    rows = [(f"{f:.0%}", s, r) for f, s, r in zip(fracs, ssl_res, rand_res)]
+    name = f"{args.method} ({result.encoder.config['name']})"
+    print(
+        f"\nLinear-probe macro AUROC on the {dataset.name} test split (n = {ssl_res[0].n_test}; "
+        "[bootstrap 95 % CI]):"
+    )
+    print(f"{'labels':>8}  {name:>30}  {'random init (same arch.)':>30}")
+
+    def cell(res: Any) -> str:
+        if res is None:
+            return "–"
+        m = res.metrics
+        return f"{m['macro_auroc']:.4f} [{m['macro_auroc_ci_low']:.3f}, {m['macro_auroc_ci_high']:.3f}]"
+
+    for frac_s, a, b in rows:
+        print(f"{frac_s:>8}  {cell(a):>30}  {cell(b):>30}")
+    if args.out is None:
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    method = result.method
+    signal = plain_data(dict(result.signal), "signal")
+    atomic_torch_save(
+        {
+            "encoder": result.encoder.config,
+            "state_dict": result.encoder.state_dict(),
+            "method": {"name": method.name, "hparams": plain_data(method.hparams, "hparams")},
+            "signal": signal,
+            "preprocessing": signal.get("preprocessing"),
+            "normalisation": signal.get("normalisation"),
+        },
+        args.out / "encoder.pt",
+    )
+    summary = {
+        "method": args.method, "history": result.history,
+        "linear_probe": [
+            {"label_fraction": r[0], "ssl": r[1].metrics,
+             "random_init": r[2].metrics if r[2] is not None else None}
+            for r in rows
+        ],
+    }  # fmt: skip
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {args.out / 'encoder.pt'} and {args.out / 'results.json'}")
+    print(f"export it with: ecgssl export {args.out / 'encoder.pt'} --out {args.out / 'export'}")
+    return 0
