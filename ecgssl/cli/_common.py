@@ -170,6 +170,9 @@ def add_dataset_args(p: argparse.ArgumentParser, npz: bool = False) -> None:
                    help="data folder of a real dataset (ptbxl, ludb, physionet2021...)")  # fmt: skip
     p.add_argument("--task", default=None, help="label task of the dataset (e.g. ptbxl: rhythm)")
     p.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other loader option, e.g. --dataset-option fs=100 "
+                   "--dataset-option min_count=5")  # fmt: skip
     if npz:
         p.add_argument("--npz", type=Path, default=None,
                        help="arrays instead of a dataset: .npz with signals, fs, labels[, split]")  # fmt: skip
@@ -202,6 +205,21 @@ def load_cli_dataset(args: argparse.Namespace, progress: bool = True) -> Any:
         kwargs["task"] = args.task
     if args.n_records is not None:
         kwargs["n_records"] = args.n_records
-    if "progress" in inspect.signature(DATASETS.get(args.dataset)).parameters:
+    for item in getattr(args, "dataset_option", None) or []:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--dataset-option expects KEY=VALUE, got {item!r}")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    params = inspect.signature(DATASETS.get(args.dataset)).parameters
+    unknown = sorted(k for k in kwargs if k not in params and k != "root")
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise UserError(
+            f"dataset {args.dataset!r} has no option(s) {unknown}; its options: "
+            f"{', '.join(k for k in params if k != 'root')}"
+        )
+    if "progress" in params:
         kwargs["progress"] = progress
     return ecgssl.load_dataset(args.dataset, **kwargs)
