@@ -7,7 +7,8 @@ own slice. Outside a distributed run it returns its input unchanged.
 
 Gradient convention: the backward pass *sums* the gradients that all ranks computed for a
 rank's slice. When every rank evaluates the same loss over the gathered batch (as SimCLR,
-MoCo v3 and CLOCS do here), each rank's parameter gradient is ``world_size`` times its
+MoCo v3 and CLOCS do for their negatives, and Barlow Twins, VICReg and lead-wise Barlow Twins
+for their batch statistics), each rank's parameter gradient is ``world_size`` times its
 share, and DistributedDataParallel's gradient *averaging* turns that back into exactly the
 one-process gradient.
 """

@@ -124,8 +124,16 @@ def world_size() -> int:
 
 
 def is_main_process() -> bool:
-    """Whether this process writes checkpoints, logs and progress bars (rank 0)."""
-    return rank() == 0
+    """Whether this process is rank 0, the one that writes checkpoints, logs and progress bars.
+
+    Also right before and after the process group exists (the Pretrainer destroys the group
+    it created when ``fit`` returns): under torchrun it falls back to the ``RANK`` variable, so
+    scripts can guard their own output with it.
+    """
+    if is_distributed():
+        return dist.get_rank() == 0
+    launch = detect_launch() if "WORLD_SIZE" in os.environ else None
+    return launch is None or launch.rank == 0
 
 
 def _flag_device() -> torch.device:

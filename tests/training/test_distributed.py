@@ -1,7 +1,8 @@
 """Distributed pretraining, proven with ``torchrun --nproc-per-node 2`` on CPU (Gloo).
 
 1. Two processes with a global batch of 8 (4 records per rank) train SimCLR (negatives
-   gathered across ranks) and BYOL (EMA targets) to the same weights as one process with a
+   gathered across ranks), Barlow Twins (cross-correlation of the gathered batch) and BYOL
+   (EMA targets) to the same weights as one process with a
    batch of 8, and both ranks hold identical weights and targets.
 2. A two-process BYOL run resumed from a mid-epoch checkpoint of another two-process run
    (random augmentations: every rank's stream must continue) ends with the same weights.
@@ -73,12 +74,12 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
     kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": _env()}
     two = subprocess.Popen(
-        _torchrun("--runs", "simclr:fixed,byol:fixed,byol:random", "--out", str(tmp / "two"),
+        _torchrun("--runs", "simclr:fixed,barlow_twins:fixed,byol:fixed,byol:random", "--out", str(tmp / "two"),
                   "--ckpt-dir", str(tmp / "ckpt"), "--own-group"),
         **kw,
     )  # fmt: skip
     one = subprocess.Popen(
-        [sys.executable, str(CHILD), "--runs", "simclr:fixed,byol:fixed", "--out",
+        [sys.executable, str(CHILD), "--runs", "simclr:fixed,barlow_twins:fixed,byol:fixed", "--out",
          str(tmp / "one")],
         **kw,
     )  # fmt: skip
@@ -87,7 +88,7 @@ def runs(tmp_path_factory):
     return tmp
 
 
-@pytest.mark.parametrize("name", ["simclr-fixed", "byol-fixed"])
+@pytest.mark.parametrize("name", ["simclr-fixed", "barlow_twins-fixed", "byol-fixed"])
 def test_two_processes_match_one_process_with_the_same_global_batch(runs, name):
     one = _load(runs / f"one-{name}-rank0.pt")
     ranks = [_load(runs / f"two-{name}-rank{r}.pt") for r in (0, 1)]
