@@ -27,6 +27,7 @@ __all__ = [
     "DistEnv",
     "StepModule",
     "all_ranks_true",
+    "broadcast_buffers",
     "broadcast_object",
     "detect_launch",
     "gather_objects",
@@ -177,6 +178,19 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+@torch.no_grad()
+def broadcast_buffers(module: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    Each rank's last forward pass updates its running statistics with its own slice;
+    DistributedDataParallel overwrites them with rank 0's at the next forward pass. Doing the
+    same before a checkpoint and at the end of training leaves identical models everywhere.
+    """
+    if is_distributed():
+        for buf in module.buffers():
+            dist.broadcast(buf, src=0)
 
 
 @torch.no_grad()

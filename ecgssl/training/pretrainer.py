@@ -51,6 +51,7 @@ from ecgssl.training.config import PretrainConfig
 from ecgssl.training.distributed import (
     StepModule,
     all_ranks_true,
+    broadcast_buffers,
     broadcast_object,
     detect_launch,
     gather_objects,
@@ -209,7 +210,8 @@ class Pretrainer:
                 f"cannot resume from {path}: it was trained with {theirs} batches per epoch, "
                 f"this run has {steps_per_epoch} (different data, batch_size or drop_last)"
             )
-        if ckpt.get("ecgssl_version") != __version__:
+        main = is_main_process()  # errors on every rank, warnings once
+        if ckpt.get("ecgssl_version") != __version__ and main:
             warnings.warn(
                 f"{path} was written by ecgssl {ckpt.get('ecgssl_version')}, this is "
                 f"{__version__}; resuming anyway",
@@ -218,7 +220,7 @@ class Pretrainer:
             )
         old = ckpt.get("config", {})
         changed = [k for k in _TRAJECTORY if k in old and old[k] != getattr(self.config, k)]
-        if changed:
+        if changed and main:
             detail = ", ".join(f"{k}: {old[k]!r} -> {getattr(self.config, k)!r}" for k in changed)
             warnings.warn(
                 f"resuming from {path} with changed settings ({detail}); the run will not "
@@ -319,9 +321,10 @@ class Pretrainer:
         if rank() > 0:
             aug_gen.manual_seed(_augment_seed(self.config.seed, rank()) + step)
         if is_main_process():
+            written = len(ranks) if ranks else 1
             warnings.warn(
-                f"{path} was written by {len(ranks) if ranks else 1} process(es), this run has {n}: the "
-                "data order and weights continue exactly, the augmentation streams do not",
+                f"{path} was written by {written} process(es), this run has {n}: the data "
+                "order and weights continue exactly, the augmentation streams do not",
                 RuntimeWarning, stacklevel=4,
             )  # fmt: skip
 
@@ -437,12 +440,8 @@ class Pretrainer:
 
         def save() -> None:
             assert ckpt_dir is not None
+            _check_replicas(method, f"at step {p.step}")
             state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
-            if method.uses_momentum and not replicas_agree(method.targets):
-                warnings.warn(
-                    f"the EMA targets differ between ranks at step {p.step}", RuntimeWarning,
-                    stacklevel=3,
-                )  # fmt: skip
             if not main:  # rank 0 writes; the others only took part in gathering the state
                 p.last_ckpt = ckpt_dir / checkpoint_name(p.epoch, p.step)
                 return
@@ -550,14 +549,23 @@ class Pretrainer:
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
                 save()
 
-        if method.uses_momentum and not replicas_agree(method.targets):
-            warnings.warn("the EMA targets differ between ranks at the end of training",
-                          RuntimeWarning, stacklevel=2)  # fmt: skip
+        _check_replicas(method, "at the end of training")
         method.eval()
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
             resumed_from=resumed_from,
+        )  # fmt: skip
+
+
+def _check_replicas(method: SSLMethod, when: str) -> None:
+    """Give every rank rank 0's BatchNorm statistics, then check that all ranks hold the same
+    weights, EMA targets included; warn if not (a no-op in one process)."""
+    broadcast_buffers(method)
+    if not replicas_agree(method):
+        warnings.warn(
+            f"the weights (or EMA targets) of {method.name} differ between ranks {when}",
+            RuntimeWarning, stacklevel=3,
         )  # fmt: skip
 
 

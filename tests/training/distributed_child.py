@@ -7,8 +7,10 @@ statistics, which a one-process run over the global batch does not reproduce. Wi
 each rank draws its own augmentations for its shard; ``--views random`` is the usual random
 pipeline (used for resuming, where each rank's augmentation stream must continue exactly).
 
-Each rank writes ``{out}-{name}-rank{r}.pt``: the method's state, the loss history and whether
-the EMA targets agree across ranks.
+Each rank writes ``{out}-{name}-{views}-rank{r}.pt``: the method's state, the loss history and
+whether the EMA targets agree across ranks. ``--all-methods`` also fits every registered method
+with its BatchNorms kept for one short epoch (DDP must accept each method's parameters, and
+ranks must end with identical weights) and writes ``{out}-all-rank{r}.pt``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ def build(name: str) -> torch.nn.Module:
     return method
 
 
+def all_methods() -> dict[str, dict[str, object]]:
+    """Every registered method, BatchNorm kept, 2 steps of a global batch of 8."""
+    import ecgssl
+
+    out: dict[str, dict[str, object]] = {}
+    for name in ecgssl.list_methods():
+        torch.manual_seed(0)
+        enc = ENCODERS.build("multibranch", n_leads=3, per_lead_dim=8, width=4)
+        method = METHODS.build(name, encoder=enc)
+        settings = {**SETTINGS, "epochs": 1, "checkpoint_every_steps": None, "health_every": 0}
+        trainer = Pretrainer(method, VIEWS["random"](), **settings)
+        result = trainer.fit(signals()[:16], fs=FS)
+        out[name] = {"loss": result.final_loss, "agree": replicas_agree(method),
+                     "state": method.state_dict()}  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", required=True, help="comma-separated method:views, e.g. simclr:fixed")
@@ -73,6 +92,7 @@ def main() -> None:
     ap.add_argument("--ckpt-dir", default=None)
     ap.add_argument("--resume", default=None)
     ap.add_argument("--own-group", action="store_true", help="initialise the group here")
+    ap.add_argument("--all-methods", action="store_true", help="also fit every method briefly")
     args = ap.parse_args()
     if args.own_group and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         dist.init_process_group("gloo")  # the Pretrainer must use it and leave it alone
@@ -95,6 +115,8 @@ def main() -> None:
         rk = int(os.environ.get("RANK", "0"))  # the group may be gone (the Pretrainer owned it)
         assert rk == rank() or not dist.is_initialized()
         torch.save(out, f"{args.out}-{name}-{views}-rank{rk}.pt")
+    if args.all_methods:
+        torch.save(all_methods(), f"{args.out}-all-rank{os.environ.get('RANK', '0')}.pt")
     if dist.is_initialized():
         dist.destroy_process_group()
 

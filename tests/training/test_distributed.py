@@ -4,7 +4,9 @@
    gathered across ranks), Barlow Twins (cross-correlation of the gathered batch) and BYOL
    (EMA targets) to the same weights as one process with a
    batch of 8, and both ranks hold identical weights and targets.
-2. A two-process BYOL run resumed from a mid-epoch checkpoint of another two-process run
+2. Every registered method, BatchNorms kept, trains under DDP (no unused parameters) and the
+   ranks end with identical weights, EMA targets and BatchNorm statistics included.
+3. A two-process BYOL run resumed from a mid-epoch checkpoint of another two-process run
    (random augmentations: every rank's stream must continue) ends with the same weights.
 
 Tolerance of the comparison with one process: ``atol=1e-5``. The runs compute the same
@@ -75,7 +77,7 @@ def runs(tmp_path_factory):
     kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": _env()}
     two = subprocess.Popen(
         _torchrun("--runs", "simclr:fixed,barlow_twins:fixed,byol:fixed,byol:random", "--out", str(tmp / "two"),
-                  "--ckpt-dir", str(tmp / "ckpt"), "--own-group"),
+                  "--ckpt-dir", str(tmp / "ckpt"), "--own-group", "--all-methods"),
         **kw,
     )  # fmt: skip
     one = subprocess.Popen(
@@ -106,6 +108,16 @@ def test_two_processes_match_one_process_with_the_same_global_batch(runs, name):
         assert torch.equal(ranks[1]["state"][key], value), key
     if name.startswith("byol"):
         assert any(k.startswith("targets.") for k in ranks[0]["state"])
+
+
+def test_every_method_trains_under_ddp_with_identical_replicas(runs):
+    ranks = [_load(runs / f"two-all-rank{r}.pt") for r in (0, 1)]
+    assert set(ranks[0]) >= {"bell", "byol", "simclr", "moco_v3", "clocs", "vicreg"}
+    for name, res in ranks[0].items():
+        assert res["agree"] and ranks[1][name]["agree"], name
+        assert res["loss"] == ranks[1][name]["loss"] and torch.isfinite(torch.tensor(res["loss"]))
+        for key, value in res["state"].items():
+            assert torch.equal(ranks[1][name]["state"][key], value), (name, key)
 
 
 def test_resumed_two_process_run_continues_exactly(runs):
