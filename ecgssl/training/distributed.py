@@ -13,6 +13,7 @@ over the ranks, so the learning rate and schedule do not depend on the number of
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 
 from ecgssl.methods.base import SSLMethod
 from ecgssl.methods.gather import gather_with_grad, is_distributed
+from ecgssl.training.batches import LoaderBatches, TensorBatches
 
 __all__ = [
     "DistEnv",
@@ -29,6 +31,7 @@ __all__ = [
     "all_ranks_true",
     "broadcast_buffers",
     "broadcast_object",
+    "check_replicas",
     "detect_launch",
     "gather_objects",
     "gather_with_grad",
@@ -38,6 +41,7 @@ __all__ = [
     "rank",
     "replicas_agree",
     "setup",
+    "shard_batches",
     "world_size",
 ]
 
@@ -211,6 +215,32 @@ def replicas_agree(module: nn.Module) -> bool:
         return True
     local = torch.stack(prints).cpu()
     return all(torch.equal(local, other) for other in gather_objects(local))
+
+
+def check_replicas(method: SSLMethod, when: str) -> None:
+    """Give every rank rank 0's BatchNorm statistics, then check that all ranks hold the same
+    weights, EMA targets included; warn if not (a no-op in one process)."""
+    broadcast_buffers(method)
+    if not replicas_agree(method):
+        warnings.warn(
+            f"the weights (or EMA targets) of {method.name} differ between ranks {when}",
+            RuntimeWarning, stacklevel=4,
+        )  # fmt: skip
+
+
+def shard_batches(batches: TensorBatches | LoaderBatches, rk: int, world: int) -> None:
+    """Split an in-memory dataset over the ranks; check that a loader is sharded by its sampler."""
+    if isinstance(batches, TensorBatches):
+        batches.shard(rk, world)
+        return
+    sampler = getattr(batches.loader, "sampler", None)
+    if rk == 0 and not isinstance(sampler, torch.utils.data.DistributedSampler):
+        warnings.warn(
+            f"distributed run on a {type(batches.loader).__name__} without a DistributedSampler: "
+            "every rank trains on all of its batches; build the loader with "
+            "sampler=DistributedSampler(dataset) (see docs/distributed.md)",
+            RuntimeWarning, stacklevel=5,
+        )  # fmt: skip
 
 
 class StepModule(nn.Module):

@@ -51,15 +51,15 @@ from ecgssl.training.config import PretrainConfig
 from ecgssl.training.distributed import (
     StepModule,
     all_ranks_true,
-    broadcast_buffers,
     broadcast_object,
+    check_replicas,
     detect_launch,
     gather_objects,
     is_main_process,
     mean_over_ranks,
     rank,
-    replicas_agree,
     setup,
+    shard_batches,
     world_size,
 )
 from ecgssl.training.health import is_collapsed, representation_health
@@ -401,7 +401,7 @@ class Pretrainer:
             data, fs, leads, batch_size=cfg.batch_size, drop_last=cfg.drop_last, seed=cfg.seed
         )
         if world > 1:
-            _shard(batches, rk, world)
+            shard_batches(batches, rk, world)
         fs = float(self.signal["fs"])
         steps_per_epoch = len(batches)
         if steps_per_epoch == 0:
@@ -440,7 +440,7 @@ class Pretrainer:
 
         def save() -> None:
             assert ckpt_dir is not None
-            _check_replicas(method, f"at step {p.step}")
+            check_replicas(method, f"at step {p.step}")
             state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
             if not main:  # rank 0 writes; the others only took part in gathering the state
                 p.last_ckpt = ckpt_dir / checkpoint_name(p.epoch, p.step)
@@ -549,7 +549,7 @@ class Pretrainer:
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
                 save()
 
-        _check_replicas(method, "at the end of training")
+        check_replicas(method, "at the end of training")
         method.eval()
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
@@ -558,37 +558,11 @@ class Pretrainer:
         )  # fmt: skip
 
 
-def _check_replicas(method: SSLMethod, when: str) -> None:
-    """Give every rank rank 0's BatchNorm statistics, then check that all ranks hold the same
-    weights, EMA targets included; warn if not (a no-op in one process)."""
-    broadcast_buffers(method)
-    if not replicas_agree(method):
-        warnings.warn(
-            f"the weights (or EMA targets) of {method.name} differ between ranks {when}",
-            RuntimeWarning, stacklevel=3,
-        )  # fmt: skip
-
-
 def _augment_seed(seed: int, rank: int) -> int:
     """Seed of a rank's augmentation generator: ``seed + 1`` on rank 0 (as in a one-process
     run), a distinct stream on every other rank so that ranks do not repeat each other's
     augmentation draws on their shards."""
     return (seed + 1 + 1_000_003 * rank) % 2**63
-
-
-def _shard(batches: TensorBatches | LoaderBatches, rk: int, world: int) -> None:
-    """Split an in-memory dataset over the ranks; check that a loader is sharded by its sampler."""
-    if isinstance(batches, TensorBatches):
-        batches.shard(rk, world)
-        return
-    sampler = getattr(batches.loader, "sampler", None)
-    if rk == 0 and not isinstance(sampler, torch.utils.data.DistributedSampler):
-        warnings.warn(
-            f"distributed run on a {type(batches.loader).__name__} without a DistributedSampler: "
-            "every rank trains on all of its batches; build the loader with "
-            "sampler=DistributedSampler(dataset) (see docs/distributed.md)",
-            RuntimeWarning, stacklevel=4,
-        )  # fmt: skip
 
 
 def _health_probe(batches: TensorBatches | LoaderBatches, first: Tensor, n: int = 64) -> Tensor:
