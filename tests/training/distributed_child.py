@@ -111,6 +111,7 @@ def main() -> None:
             "losses": [h["loss"] for h in result.history],
             "targets_agree": replicas_agree(result.method.targets),
             "group_alive": dist.is_initialized(),
+            "resumed_from": str(result.resumed_from),
         }
         rk = int(os.environ.get("RANK", "0"))  # the group may be gone (the Pretrainer owned it)
         assert rk == rank() or not dist.is_initialized()

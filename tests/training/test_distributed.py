@@ -131,10 +131,15 @@ def test_resumed_two_process_run_continues_exactly(runs):
         "ckpt-epoch0002-step00000008.pt",
     ]  # fmt: skip  # only rank 0 wrote: one file per save, no temporary leftovers
 
-    # This launch lets the Pretrainer detect torchrun and initialise (and destroy) the group.
+    # A folder holding only the mid-epoch checkpoint, resumed with resume="auto": rank 0 picks
+    # it and broadcasts the choice. This launch lets the Pretrainer detect torchrun and
+    # initialise (and destroy) the process group itself.
+    resumed_dir = runs / "ckpt-resumed" / "byol-random"
+    resumed_dir.mkdir(parents=True)
+    shutil.copy(mid, resumed_dir / mid.name)
     proc = subprocess.Popen(
         _torchrun("--runs", "byol:random", "--out", str(runs / "resumed"), "--ckpt-dir",
-                  str(runs / "ckpt-resumed"), "--resume", str(mid)),
+                  str(runs / "ckpt-resumed"), "--resume", "auto"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
     )  # fmt: skip
     _finish(proc)
@@ -142,6 +147,11 @@ def test_resumed_two_process_run_continues_exactly(runs):
         resumed = _load(runs / f"resumed-byol-random-rank{r}.pt")
         expected = _load(runs / f"two-byol-random-rank{r}.pt")
         assert not resumed["group_alive"]  # the Pretrainer owned the group and destroyed it
+        assert resumed["resumed_from"] == str(resumed_dir / mid.name)  # not a fresh start
         for key, value in expected["state"].items():
             torch.testing.assert_close(resumed["state"][key], value, atol=1e-6, rtol=0, msg=key)
         assert resumed["losses"] == pytest.approx(expected["losses"], abs=1e-6)
+    assert sorted(p.name for p in resumed_dir.iterdir()) == [
+        "ckpt-epoch0000-step00000003.pt", "ckpt-epoch0001-step00000006.pt",
+        "ckpt-epoch0002-step00000008.pt",
+    ]  # fmt: skip
