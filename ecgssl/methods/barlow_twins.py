@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import MLPHead
 from ecgssl.methods.losses import barlow_twins_loss
 from ecgssl.registry import METHODS
@@ -49,4 +50,5 @@ class BarlowTwins(SSLMethod):
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
         z = self.projector(self.encoder(torch.cat([view1, view2])))
-        return {"loss": barlow_twins_loss(z[:b], z[b:], self.lambd)}
+        z1, z2 = gather_with_grad(z[:b]), gather_with_grad(z[b:])  # global batch statistics
+        return {"loss": barlow_twins_loss(z1, z2, self.lambd)}

@@ -11,6 +11,8 @@ and, optionally, recordings of the same patient. Other recordings of the batch a
 negatives. The shared training loop hands every method two augmented views of a window; CLOCS
 applies its objective to each view on its own (segments are the view's two halves, leads its
 leads) and averages the two, so the augmentations add variety without inventing positives.
+In a distributed run the embeddings (and patient ids) of all ranks are gathered, so the
+negatives span the global batch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead, MLPHead
 from ecgssl.methods.losses import clocs_loss
 from ecgssl.registry import METHODS
@@ -129,6 +132,9 @@ class CLOCS(SSLMethod):
         b = view1.shape[0]
         parts = self._segments([view1, view2]) if self.by_segment else [view1, view2]
         emb = self._embed(torch.cat(parts)).split(b)  # one (b, leads or 1, dim) per part
+        emb = tuple(gather_with_grad(e) for e in emb)  # the global batch in distributed runs
+        if patient_ids is not None:
+            patient_ids = gather_with_grad(patient_ids.to(view1.device))
         per_view = len(parts) // 2
         losses = [
             clocs_loss(torch.cat(emb[k * per_view : (k + 1) * per_view], dim=1),

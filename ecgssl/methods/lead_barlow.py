@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead
 from ecgssl.methods.lead_pairs import LeadPairMethod
 from ecgssl.methods.losses import lead_barlow_loss
@@ -66,5 +67,6 @@ class LeadBarlow(LeadPairMethod):
         b = view1.shape[0]
         z = self.projector(self.encoder.forward_leads(torch.cat([view1, view2])))
         pairs = self.sample_pairs(view1.device)
-        loss, intra, inter = lead_barlow_loss(z[:b], z[b:], self.gamma, self.lambd, pairs)
+        z1, z2 = gather_with_grad(z[:b]), gather_with_grad(z[b:])  # global batch statistics
+        loss, intra, inter = lead_barlow_loss(z1, z2, self.gamma, self.lambd, pairs)
         return {"loss": loss, "intra": intra.detach(), "inter": inter.detach()}

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import MLPHead
 from ecgssl.methods.losses import moco_v3_loss
 from ecgssl.registry import METHODS
@@ -23,7 +24,8 @@ class MoCoV3(SSLMethod):
     EMA(projector) (keys k). Loss ``ctr(q1, sg(k2)) + ctr(q2, sg(k1))``, an InfoNCE over the
     batch's keys scaled by ``2 tau`` (:func:`ecgssl.methods.losses.moco_v3_loss`). Heads
     follow the paper's ResNet recipe: a 2-layer projector and a 2-layer predictor, with a
-    BatchNorm (no affine) on the projector's output.
+    BatchNorm (no affine) on the projector's output. In a distributed run queries (with
+    gradients) and keys of all ranks are gathered, so the negatives span the global batch.
 
     Args:
         encoder: Encoder to pretrain (any registered encoder).
@@ -62,6 +64,15 @@ class MoCoV3(SSLMethod):
         q = self.predictor(self.projector(self.encoder(both)))
         with torch.no_grad():
             k = self.target_projector(self.target_encoder(both))
+        q, k = self._gather(q, k, b)
+        b = q.shape[0] // 2
         t = self.temperature
         loss = moco_v3_loss(q[:b], k[b:], t) + moco_v3_loss(q[b:], k[:b], t)
         return {"loss": loss}
+
+    @staticmethod
+    def _gather(q: Tensor, k: Tensor, b: int) -> tuple[Tensor, Tensor]:
+        """Gather queries and keys of all ranks, keeping the [view 1; view 2] layout."""
+        q1, q2 = gather_with_grad(q[:b]), gather_with_grad(q[b:])
+        k1, k2 = gather_with_grad(k[:b]), gather_with_grad(k[b:])
+        return torch.cat([q1, q2]), torch.cat([k1, k2])

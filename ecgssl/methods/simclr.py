@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import MLPHead
 from ecgssl.methods.losses import nt_xent_loss
 from ecgssl.registry import METHODS
@@ -20,7 +21,8 @@ class SimCLR(SSLMethod):
     """SimCLR on the encoder's flat representation; no EMA target.
 
     Each sample's other view is its positive and the other 2N - 2 views in the batch are
-    negatives.
+    negatives. In a distributed run the projections of all ranks are gathered (with
+    gradients), so N is the global batch and the loss and gradients equal a one-process run's.
 
     Args:
         encoder: Encoder to pretrain (any registered encoder).
@@ -48,5 +50,5 @@ class SimCLR(SSLMethod):
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
         z = self.projector(self.encoder(torch.cat([view1, view2])))
-        loss = nt_xent_loss(z[:b], z[b:], self.temperature)
+        loss = nt_xent_loss(gather_with_grad(z[:b]), gather_with_grad(z[b:]), self.temperature)
         return {"loss": loss}

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import MLPHead
 from ecgssl.methods.losses import vicreg_loss
 from ecgssl.registry import METHODS
@@ -67,7 +68,8 @@ class VICReg(SSLMethod):
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
         z = self.projector(self.encoder(torch.cat([view1, view2])))
-        loss, inv, var, cov = vicreg_loss(z[:b], z[b:], *self.weights, self.gamma, self.eps)
+        z1, z2 = gather_with_grad(z[:b]), gather_with_grad(z[b:])  # global batch statistics
+        loss, inv, var, cov = vicreg_loss(z1, z2, *self.weights, self.gamma, self.eps)
         return {
             "loss": loss,
             "invariance": inv.detach(),

@@ -4,6 +4,13 @@
 ``torch.Generator``. The generator state at the start of an epoch, plus the number of
 batches already consumed, pins down the rest of the epoch exactly, which is what a mid-epoch
 checkpoint stores.
+
+In a distributed run every rank holds the same tensor and the same generator, draws the same
+permutation, and keeps its contiguous slice of each global batch (:meth:`TensorBatches.shard`):
+the union of the ranks' batches at every step is exactly the one-process batch, and the
+permutation changes every epoch like the one-process run's.
+:class:`LoaderBatches` leaves sharding to the loader's sampler (e.g. a ``DistributedSampler``)
+and calls its ``set_epoch`` at every epoch so that it reshuffles.
 """
 
 from __future__ import annotations
@@ -37,6 +44,35 @@ class TensorBatches:
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(seed)
+        self.rank, self.world_size = 0, 1
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Yield only this rank's slice of every global batch of ``batch_size`` records.
+
+        Rank r gets records ``[r * b, (r + 1) * b)`` of each global batch, with
+        ``b = batch_size / world_size``.
+
+        Raises:
+            ValueError: ``batch_size`` (or the last, incomplete batch kept with
+                ``drop_last=False``) does not split evenly over ``world_size`` ranks.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"batch_size={self.batch_size} (the global batch) must be divisible by the "
+                f"{world_size} processes of the distributed run"
+            )
+        tail = 0 if self.drop_last else self.signals.shape[0] % self.batch_size
+        if tail % world_size:
+            raise ValueError(
+                f"the last batch of each epoch has {tail} records, which do not split evenly "
+                f"over {world_size} processes; set drop_last=True"
+            )
+        self.rank, self.world_size = rank, world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """No-op: the generator reshuffles every epoch on its own."""
 
     def __len__(self) -> int:
         n = self.signals.shape[0]
@@ -61,7 +97,10 @@ class TensorBatches:
             self.generator.set_state(state)
         perm = torch.randperm(self.signals.shape[0], generator=self.generator)
         for k in range(skip, len(self)):
-            yield self.signals[perm[k * self.batch_size : (k + 1) * self.batch_size]]
+            batch = perm[k * self.batch_size : (k + 1) * self.batch_size]
+            if self.world_size > 1:
+                batch = batch.tensor_split(self.world_size)[self.rank]
+            yield self.signals[batch]
 
 
 class LoaderBatches:
@@ -91,6 +130,13 @@ class LoaderBatches:
 
     def set_state(self, state: Tensor | None) -> None:
         """No-op (see :meth:`get_state`)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the loader's sampler (e.g. a ``DistributedSampler``) which epoch starts, so
+        that it reshuffles; loaders without ``sampler.set_epoch`` are left alone."""
+        set_epoch = getattr(getattr(self.loader, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
 
     def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Tensor]:
         """Batches of one epoch, leaving out the first ``skip``."""

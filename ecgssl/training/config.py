@@ -20,7 +20,9 @@ class PretrainConfig:
 
     Attributes:
         epochs: Passes over the training records.
-        batch_size: Records per step (two views each).
+        batch_size: Records per step (two views each). In a distributed (torchrun) run this
+            is the *global* batch, split evenly over the processes, so results do not depend
+            on the number of processes (see ``docs/distributed.md``).
         lr: Peak learning rate (after warm-up).
         weight_decay: Decoupled weight decay (not applied to biases and norm parameters).
         optimizer: ``"adamw"`` (default), ``"lars"`` (SGD + LARS trust ratio), ``"adam"``
@@ -47,6 +49,9 @@ class PretrainConfig:
         progress: Show a tqdm progress bar.
         nan_policy: What a non-finite loss does: ``"raise"`` (stop with the step) or ``"skip"``
             (drop the batch and count it).
+        sync_batchnorm: In a distributed run on GPUs, convert every BatchNorm to
+            ``torch.nn.SyncBatchNorm`` so that batch statistics span the global batch
+            (PyTorch's SyncBatchNorm has no CPU implementation). Ignored in a one-process run.
     """
 
     epochs: int = 40
@@ -70,6 +75,7 @@ class PretrainConfig:
     resume: str | Path | None = None
     progress: bool = True
     nan_policy: str = "raise"
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -119,6 +125,7 @@ class PretrainConfig:
             number("grad_clip", 0.0)
         boolean("drop_last")
         boolean("progress")
+        boolean("sync_batchnorm")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()

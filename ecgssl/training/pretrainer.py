@@ -6,6 +6,11 @@ augmentation, and the batch order at the start of the epoch in progress), the nu
 batches of that epoch already consumed and the partial epoch statistics. Resuming from it
 on the same data and settings (deterministic algorithms, same thread count) reproduces the
 uninterrupted run bit for bit.
+
+Launched by ``torchrun`` (see :mod:`ecgssl.training.distributed` and ``docs/distributed.md``)
+the same loop trains with DistributedDataParallel: ``batch_size`` is the global batch, each
+rank trains on its slice, only rank 0 writes checkpoints and shows progress, and a checkpoint
+holds every rank's random generators so that a resumed distributed run continues exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ecgssl import __version__
@@ -41,6 +48,20 @@ from ecgssl.training.checkpoint import (
 )
 from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.distributed import (
+    StepModule,
+    all_ranks_true,
+    broadcast_object,
+    check_replicas,
+    detect_launch,
+    gather_objects,
+    is_main_process,
+    mean_over_ranks,
+    rank,
+    setup,
+    shard_batches,
+    world_size,
+)
 from ecgssl.training.health import is_collapsed, representation_health
 from ecgssl.training.inputs import TrainingData, prepare_training_data
 from ecgssl.training.optim import build_optimizer, warmup_cosine
@@ -51,7 +72,7 @@ __all__ = ["NonFiniteLossError", "PretrainResult", "Pretrainer"]
 #: Settings that change the training trajectory; a resume that changes them is warned about.
 _TRAJECTORY = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "momentum",
                "warmup_epochs", "min_lr_ratio", "grad_clip", "amp", "seed", "drop_last",
-               "nan_policy")  # fmt: skip
+               "nan_policy", "sync_batchnorm")  # fmt: skip
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -189,7 +210,8 @@ class Pretrainer:
                 f"cannot resume from {path}: it was trained with {theirs} batches per epoch, "
                 f"this run has {steps_per_epoch} (different data, batch_size or drop_last)"
             )
-        if ckpt.get("ecgssl_version") != __version__:
+        main = is_main_process()  # errors on every rank, warnings once
+        if ckpt.get("ecgssl_version") != __version__ and main:
             warnings.warn(
                 f"{path} was written by ecgssl {ckpt.get('ecgssl_version')}, this is "
                 f"{__version__}; resuming anyway",
@@ -198,7 +220,7 @@ class Pretrainer:
             )
         old = ckpt.get("config", {})
         changed = [k for k in _TRAJECTORY if k in old and old[k] != getattr(self.config, k)]
-        if changed:
+        if changed and main:
             detail = ", ".join(f"{k}: {old[k]!r} -> {getattr(self.config, k)!r}" for k in changed)
             warnings.warn(
                 f"resuming from {path} with changed settings ({detail}); the run will not "
@@ -213,6 +235,9 @@ class Pretrainer:
                steps_per_epoch: int) -> dict[str, Any]:  # fmt: skip
         m, sig = self.method, self.signal
         mid_epoch = p.batch_in_epoch > 0
+        cuda_rng = torch.cuda.get_rng_state() if torch.cuda.is_available() else None
+        ranks = gather_objects({"torch": torch.get_rng_state(), "cuda": cuda_rng,
+                                "augment": aug_gen.get_state()})  # fmt: skip
         return {
             "format": CHECKPOINT_FORMAT,
             "ecgssl_version": __version__,
@@ -230,6 +255,7 @@ class Pretrainer:
             "step": p.step,
             "batch_in_epoch": p.batch_in_epoch,
             "steps_per_epoch": steps_per_epoch,
+            "world_size": len(ranks),
             "history": list(p.history),
             "epoch_progress": p.to_dict() if mid_epoch else None,
             "skipped_batches": p.skipped,
@@ -243,6 +269,7 @@ class Pretrainer:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "augment": aug_gen.get_state(),
                 "batches_epoch_start": p.epoch_rng if mid_epoch else batches.get_state(),
+                **({"ranks": ranks} if len(ranks) > 1 else {}),  # every rank's, when distributed
             },
         }
 
@@ -270,10 +297,36 @@ class Pretrainer:
             with contextlib.suppress(RuntimeError, IndexError):
                 torch.cuda.set_rng_state_all(rng["cuda"])
         aug_gen.set_state(rng["augment"])
+        self._restore_rank_rng(rng.get("ranks"), aug_gen, path, p.step)
         p.epoch_rng = rng.get("batches_epoch_start")
         if p.epoch_rng is not None:
             batches.set_state(p.epoch_rng)
         p.last_ckpt = path
+
+    def _restore_rank_rng(self, ranks: list[dict[str, Any]] | None, aug_gen: torch.Generator,
+                          path: Path, step: int) -> None:  # fmt: skip
+        """This rank's generators from a distributed checkpoint (rank 0's are the top-level
+        ones). With a different number of processes, every rank but 0 starts a fresh
+        augmentation stream (seeded by seed, rank and step) and rank 0 warns."""
+        n = world_size()
+        if ranks is not None and len(ranks) == n:
+            mine = ranks[rank()]
+            torch.set_rng_state(mine["torch"])
+            if mine.get("cuda") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state(mine["cuda"])
+            aug_gen.set_state(mine["augment"])
+            return
+        if ranks is None and n == 1:
+            return
+        if rank() > 0:
+            aug_gen.manual_seed(_augment_seed(self.config.seed, rank()) + step)
+        if is_main_process():
+            written = len(ranks) if ranks else 1
+            warnings.warn(
+                f"{path} was written by {written} process(es), this run has {n}: the data "
+                "order and weights continue exactly, the augmentation streams do not",
+                RuntimeWarning, stacklevel=4,
+            )  # fmt: skip
 
     def _resume_source(self, ckpt_dir: Path | None) -> tuple[Path, dict[str, Any]] | None:
         resume = self.config.resume
@@ -281,9 +334,29 @@ class Pretrainer:
             return None
         if resume == "auto":
             assert ckpt_dir is not None  # checked by PretrainConfig
-            return latest_valid_checkpoint(ckpt_dir)
+            # Rank 0 picks (and warns about unreadable files); every rank loads the same one.
+            found = latest_valid_checkpoint(ckpt_dir) if is_main_process() else None
+            chosen = broadcast_object(None if found is None else found[0])
+            if chosen is None:
+                return None
+            return found if found is not None else (chosen, load_checkpoint(chosen))
         path = Path(resume)
         return path, load_checkpoint(path)
+
+    def _step_fn(self, method: SSLMethod, device: torch.device, world: int) -> Any:
+        """``method.training_step``, or in a distributed run the same step inside
+        DistributedDataParallel (after the optional SyncBatchNorm conversion)."""
+        if world == 1:
+            return method.training_step
+        if self.config.sync_batchnorm:
+            if device.type == "cpu":
+                raise ValueError(
+                    "sync_batchnorm=True needs GPUs: PyTorch's SyncBatchNorm has no CPU "
+                    "implementation; turn it off for CPU (Gloo) runs"
+                )
+            nn.SyncBatchNorm.convert_sync_batchnorm(method)
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(StepModule(method), device_ids=ids)
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(
@@ -306,20 +379,38 @@ class Pretrainer:
             ValueError / TypeError: invalid data (the message names the problem).
             CheckpointMismatchError: the checkpoint to resume from does not fit this run.
             NonFiniteLossError: a NaN/Inf loss with ``nan_policy="raise"``.
+
+        Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the run is distributed:
+        see :mod:`ecgssl.training.distributed`. Every rank returns the same trained method.
         """
+        launch = detect_launch()
+        device, owns_group = self.device, False
+        if launch is not None:
+            device, owns_group = setup(launch, device)
+        try:
+            return self._fit(data, fs, leads, device)
+        finally:
+            if owns_group:
+                dist.destroy_process_group()
+
+    def _fit(self, data: TrainingData, fs: float | None,
+             leads: list[str] | tuple[str, ...] | None, device: torch.device) -> PretrainResult:  # fmt: skip
         cfg = self.config
-        device = self.device
+        rk, world, main = rank(), world_size(), is_main_process()
         batches, self.signal = prepare_training_data(
             data, fs, leads, batch_size=cfg.batch_size, drop_last=cfg.drop_last, seed=cfg.seed
         )
+        if world > 1:
+            shard_batches(batches, rk, world)
         fs = float(self.signal["fs"])
         steps_per_epoch = len(batches)
         if steps_per_epoch == 0:
             raise ValueError("the training data yield no batches (empty loader?)")
         method = self.method.to(device)
+        step_fn = self._step_fn(method, device, world)
         optimizer = build_optimizer(method, method.online_parameters(), cfg)
         base_lrs = [g["lr"] for g in optimizer.param_groups]
-        aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        aug_gen = torch.Generator(device=device).manual_seed(_augment_seed(cfg.seed, rk))
         torch.manual_seed(cfg.seed)
         total = steps_per_epoch * cfg.epochs
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
@@ -332,7 +423,7 @@ class Pretrainer:
 
         p = _Progress(tau=method.momentum)
         ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
-        if ckpt_dir is not None:
+        if ckpt_dir is not None and main:
             stale = remove_stale_temp_files(ckpt_dir)
             if stale:
                 warnings.warn(
@@ -349,7 +440,11 @@ class Pretrainer:
 
         def save() -> None:
             assert ckpt_dir is not None
+            check_replicas(method, f"at step {p.step}")
             state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
+            if not main:  # rank 0 writes; the others only took part in gathering the state
+                p.last_ckpt = ckpt_dir / checkpoint_name(p.epoch, p.step)
+                return
             try:
                 p.last_ckpt = atomic_torch_save(state, ckpt_dir / checkpoint_name(p.epoch, p.step))
             except OSError as e:  # disk full, quota, permissions: keep training, keep old files
@@ -367,13 +462,14 @@ class Pretrainer:
         warned_collapse = False
         for epoch in range(p.epoch, cfg.epochs):
             method.train()
+            batches.set_epoch(epoch)
             if p.batch_in_epoch == 0:
                 p.epoch_rng = batches.get_state()
                 p.sums, p.n_seen, p.n_steps, p.seconds = {}, 0, 0, 0.0
             t0 = time.perf_counter()
             bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=steps_per_epoch,
                        initial=p.batch_in_epoch, desc=f"{method.name} epoch {epoch + 1}/"
-                       f"{cfg.epochs}", disable=not cfg.progress, leave=False)  # fmt: skip
+                       f"{cfg.epochs}", disable=not (cfg.progress and main), leave=False)  # fmt: skip
             for x in bar:
                 x = x.to(device, non_blocking=True)
                 if probe is None and cfg.health_every:
@@ -392,9 +488,9 @@ class Pretrainer:
                     torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
                 )
                 with autocast:
-                    out = method.training_step(v1, v2)
+                    out = step_fn(v1, v2)
                 loss = out["loss"]
-                if torch.isfinite(loss):
+                if all_ranks_true(bool(torch.isfinite(loss))):
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
                     if cfg.grad_clip:
@@ -404,11 +500,12 @@ class Pretrainer:
                     scaler.update()
                     if method.uses_momentum:
                         p.tau = method.update_target((p.step + 1) / total)
-                    p.n_seen += x.shape[0]
+                    p.n_seen += x.shape[0] * world
                     p.n_steps += 1
-                    for k, v in out.items():
-                        p.sums[k] = p.sums.get(k, 0.0) + float(v.detach())
-                    if cfg.progress:
+                    logged = mean_over_ranks({k: float(v.detach()) for k, v in out.items()})
+                    for k, v in logged.items():
+                        p.sums[k] = p.sums.get(k, 0.0) + v
+                    if cfg.progress and main:
                         bar.set_postfix(loss=f"{float(loss):.4f}",
                                         lr=f"{optimizer.param_groups[0]['lr']:.2e}")  # fmt: skip
                 elif cfg.nan_policy == "skip":
@@ -439,7 +536,7 @@ class Pretrainer:
             if cfg.health_every and probe is not None and (epoch + 1) % cfg.health_every == 0:
                 health = representation_health(method.encoder, probe.to(device))
                 p.history[-1].update({f"health/{k}": v for k, v in health.items()})
-                if is_collapsed(health) and not warned_collapse:
+                if is_collapsed(health) and not warned_collapse and main:
                     warned_collapse = True
                     warnings.warn(
                         f"the representation of {method.name} looks collapsed after epoch "
@@ -452,12 +549,20 @@ class Pretrainer:
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
                 save()
 
+        check_replicas(method, "at the end of training")
         method.eval()
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
             resumed_from=resumed_from,
         )  # fmt: skip
+
+
+def _augment_seed(seed: int, rank: int) -> int:
+    """Seed of a rank's augmentation generator: ``seed + 1`` on rank 0 (as in a one-process
+    run), a distinct stream on every other rank so that ranks do not repeat each other's
+    augmentation draws on their shards."""
+    return (seed + 1 + 1_000_003 * rank) % 2**63
 
 
 def _health_probe(batches: TensorBatches | LoaderBatches, first: Tensor, n: int = 64) -> Tensor:
