@@ -109,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, window_seconds=args.window, progress=not args.no_progress,
         **overrides,
     )  # fmt: skip
+    from ecgssl.training.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun, only rank 0 evaluates, prints and writes
+        return 0
     minutes = (time.perf_counter() - t0) / 60
     last = result.history[-1]
     print(
