@@ -183,8 +183,8 @@ class MultiBranchEncoder(Encoder):
         if self.impl != "auto":
             return self.impl
         # benchmarks/encoder_layouts.py (2-core CPU, 12 x 250 samples, forward + backward):
-        # the channels-last grouped conv2d was fastest at batch 64 and 256, the bmm layout
-        # slower than the naive loop (its im2col copies are memory-bound on CPU); numbers in
+        # the channels-last grouped conv2d was fastest at batch 64 and 256, the bmm layout at
+        # batch 256 slower than the naive loop (im2col copies are memory-bound on CPU); see
         # benchmarks/README.md. On CUDA (not measured yet) one cuBLAS bmm per layer with
         # N = batch * time avoids the per-lead launches of the loop and the small-group cuDNN
         # kernels, and im2col traffic is cheap on HBM.
