@@ -43,7 +43,9 @@ _LEAD_GAIN = np.array([0.6, 1.0, 0.5, 0.6, 0.4, 0.6, 0.8, 1.2, 1.3, 1.3, 1.1, 0.
 _FWAVE_GAIN = np.array([0.3, 0.8, 0.8, 0.4, 0.3, 0.8, 1.0, 0.6, 0.4, 0.3, 0.3, 0.3])
 _SIM_FS = 500  # simulation rate; the output is resampled to fs
 _PAD_S = 1.0  # extra simulated seconds, cropped at a random offset (random cardiac phase)
-_TIMEOUT_S = 4.0  # neurokit2 0.2.x can loop forever on some RR draws; retry those
+# neurokit2 0.2.x can loop forever on some RR draws; retry those. The limit is CPU time of
+# this process (not wall time), so a loaded machine does not turn slow records into failures.
+_TIMEOUT_S = 8.0
 
 
 class _SimulationTimeout(Exception):
@@ -52,7 +54,8 @@ class _SimulationTimeout(Exception):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise ``_SimulationTimeout`` after ``seconds`` (POSIX main thread only; else no limit)."""
+    """Raise ``_SimulationTimeout`` after ``seconds`` of this process's CPU time (POSIX main
+    thread only; else no limit)."""
     usable = hasattr(signal, "setitimer") and _in_main_thread()
     if not usable:
         yield
@@ -61,13 +64,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         raise _SimulationTimeout
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGVTALRM, handler)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
 
 
 def _in_main_thread() -> bool:
