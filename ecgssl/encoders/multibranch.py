@@ -77,7 +77,7 @@ class LeadConvBlock(nn.Module):
         """(batch, n_maps * c_in, 1, time) -> (batch, n_maps * c_out, 1, time'), channels-last."""
         w = self.weight.view(self.n_maps * self.c_out, self.c_in, 1, self.kernel_size)
         y = F.conv2d(x, w, padding=(0, self.kernel_size // 2), groups=self.n_maps)
-        y = F.relu(_batch_norm(self.bn, y), inplace=True)
+        y = F.relu(_norm_4d(self.bn, y), inplace=True)
         return F.max_pool2d(y, (1, 2)) if self.pool else y
 
     def forward_lead_major(self, x: Tensor, batch: int) -> Tensor:
@@ -98,6 +98,19 @@ class LeadConvBlock(nn.Module):
             return y
         y = F.max_pool1d(y.view(m * self.c_out * batch, 1, t), 2)
         return y.view(m, self.c_out, batch * (t // 2))
+
+
+def _norm_4d(norm: nn.Module, y: Tensor) -> Tensor:
+    """Apply a block's normalisation to a (batch, channels, 1, time) tensor.
+
+    A plain ``BatchNorm1d`` runs functionally on the 4-D tensor (keeping it channels-last);
+    anything else (``SyncBatchNorm`` under DDP, an ``Identity`` swapped in by the user) is
+    called as a module on the 3-D view, so that its own forward (e.g. the cross-process
+    statistics of ``SyncBatchNorm``) is never bypassed.
+    """
+    if type(norm) is nn.BatchNorm1d:
+        return _batch_norm(norm, y)
+    return norm(y.squeeze(2)).unsqueeze(2)
 
 
 def _batch_norm(bn: nn.BatchNorm1d, y: Tensor) -> Tensor:
