@@ -23,7 +23,7 @@ import numpy as np
 from ecgssl.data.assemble import finish_dataset, make_split, require_root
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
-from ecgssl.data.records import header_fields, read_wfdb
+from ecgssl.data.records import header_fields, parse_dx_codes, read_wfdb
 from ecgssl.data.store import SourceRecord, load_signals
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
@@ -183,7 +183,7 @@ def load_physionet2021(
         names, abbrevs = tuple(str(c) for c in classes), {}
     column = {code: j for j, group in enumerate(names) for code in group.split("|")}
     fields = [header_fields(c) for c in stored.comments]
-    dx = [[c.strip() for c in f.get("dx", "").split(",") if c.strip()] for f in fields]
+    dx = [parse_dx_codes(f.get("dx", "")) for f in fields]
     labels = np.zeros((len(dx), len(names)), dtype=np.float32)
     for i, codes in enumerate(dx):
         for c in codes:

@@ -11,7 +11,6 @@ Folds: ``strat_fold`` 1–8 train, 9 validation, 10 test.
 
 from __future__ import annotations
 
-import ast
 import csv
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from ecgssl.data.assemble import finish_dataset, multi_hot, require_root
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
-from ecgssl.data.records import read_wfdb
+from ecgssl.data.records import parse_scp_codes, read_wfdb
 from ecgssl.data.store import SourceRecord, load_signals
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
@@ -146,7 +145,7 @@ def load_ptbxl(
             f"download the records from {PTBXL_URL}"
         ) from None
     kept = [rows[r] for r in stored.record_ids]
-    codes = [ast.literal_eval(r["scp_codes"]) for r in kept]
+    codes = [parse_scp_codes(r["scp_codes"], f"ecg_id {r.get('ecg_id', '?')}") for r in kept]
     labels, classes = multi_hot(ptbxl_labels(codes, statements, task), min_count=min_count)
     folds = np.array([int(r["strat_fold"]) for r in kept])
     return finish_dataset(

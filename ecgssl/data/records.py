@@ -6,6 +6,8 @@ Readers are plain top-level functions ``path -> Record`` so that worker processe
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ __all__ = [
     "CPSC2018_LEADS",
     "Record",
     "header_fields",
+    "parse_dx_codes",
+    "parse_scp_codes",
     "read_cpsc2018_mat",
     "read_wfdb",
 ]
@@ -94,6 +98,40 @@ def header_fields(comments: Iterable[str]) -> dict[str, str]:
         m = re.match(r"^[#\s]*<?([^:<>]+?)>?\s*:\s*(.*)$", line)
         if m:
             out.setdefault(m.group(1).strip().lower(), m.group(2).strip())
+    return out
+
+
+def parse_scp_codes(text: str, record: str = "record") -> dict[str, float]:
+    """PTB-XL's ``scp_codes`` cell, e.g. ``"{'NORM': 100.0, 'SR': 0.0}"``, as a dictionary.
+
+    Only a literal ``{str: number}`` dictionary is accepted (parsed with ``ast.literal_eval``,
+    which never runs code); anything else raises ``ValueError`` naming the record.
+    """
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
+        raise ValueError(f"{record}: scp_codes {text[:80]!r} is not a Python dict literal") from e
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str)
+        and isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        for k, v in value.items()
+    ):
+        raise ValueError(
+            f"{record}: scp_codes must map statement codes to finite likelihoods, got {text[:80]!r}"
+        )
+    return {k.strip(): float(v) for k, v in value.items()}
+
+
+def parse_dx_codes(text: str) -> list[str]:
+    """The codes of a CinC ``# Dx:`` header value (comma-separated SNOMED CT codes), in order,
+    without blanks or duplicates."""
+    out: list[str] = []
+    for code in text.split(","):
+        code = code.strip()
+        if code and code not in out:
+            out.append(code)
     return out
 
 

@@ -4,7 +4,7 @@ Arbitrary values (wrong types, NaN/Inf, huge or negative numbers, strings, lists
 be accepted, giving an object that works, or be refused with a ``ValueError``/``TypeError``
 (``KeyError`` for unknown names) whose message names the offending field. Nothing else may
 escape (no ``OverflowError``, ``AttributeError``, ``RuntimeError``...). TOML files and the
-WFDB/PTB-XL parsers are fuzzed where they are written, not here.
+WFDB/PTB-XL parsers are fuzzed in test_fuzz_parsers.py.
 """
 
 from __future__ import annotations
