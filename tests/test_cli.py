@@ -22,6 +22,8 @@ def test_list(capsys):
         (["pretrain", "--method", "bel", "--no-progress"], "bell"),
         (["pretrain", "--label-fractions", "0,2", "--no-progress"], "label fractions"),
         (["pretrain", "--set", "gamma", "--no-progress"], "KEY=VALUE"),
+        (["compare", "--dataset-option", "bogus=1", "--no-progress"], "has no option(s) ['bogus']"),
+        (["compare", "--dataset-option", "fs", "--no-progress"], "KEY=VALUE"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, match, capsys):

@@ -51,7 +51,7 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+            raise UserError(f"expected KEY=VALUE, got {item!r}")
         out[key.strip()] = _parse_value(value)
     return out
 
@@ -178,6 +178,28 @@ def add_dataset_args(p: argparse.ArgumentParser, npz: bool = False) -> None:
                        help="arrays instead of a dataset: .npz with signals, fs, labels[, split]")  # fmt: skip
 
 
+def dataset_kwargs(args: argparse.Namespace, name: str, options: Sequence[str]) -> dict[str, Any]:
+    """Loader keyword arguments from ``--root``, ``--task``, ``--n-records`` and ``KEY=VALUE``
+    options (JSON values), checked against the loader's signature."""
+    from ecgssl.registry import DATASETS
+
+    kwargs: dict[str, Any] = parse_sets(options)
+    if args.root is not None:
+        kwargs["root"] = args.root.expanduser()
+    if args.task is not None:
+        kwargs["task"] = args.task
+    if args.n_records is not None:
+        kwargs["n_records"] = args.n_records
+    params = inspect.signature(DATASETS.get(name)).parameters
+    unknown = sorted(k for k in kwargs if k not in params and k != "root")
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise UserError(
+            f"dataset {name!r} has no option(s) {unknown}; its options: "
+            f"{', '.join(k for k in params if k != 'root')}"
+        )
+    return kwargs
+
+
 def load_cli_dataset(args: argparse.Namespace, progress: bool = True) -> Any:
     """The dataset named by :func:`add_dataset_args`'s options."""
     import numpy as np
@@ -198,28 +220,7 @@ def load_cli_dataset(args: argparse.Namespace, progress: bool = True) -> Any:
             "arrays", signals=arrays["signals"], fs=float(arrays["fs"]),
             labels=arrays.get("labels"), split=arrays.get("split"), name=npz.stem,
         )  # fmt: skip
-    kwargs: dict[str, Any] = {}
-    if args.root is not None:
-        kwargs["root"] = args.root.expanduser()
-    if args.task is not None:
-        kwargs["task"] = args.task
-    if args.n_records is not None:
-        kwargs["n_records"] = args.n_records
-    for item in getattr(args, "dataset_option", None) or []:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--dataset-option expects KEY=VALUE, got {item!r}")
-        try:
-            kwargs[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key.strip()] = value
-    params = inspect.signature(DATASETS.get(args.dataset)).parameters
-    unknown = sorted(k for k in kwargs if k not in params and k != "root")
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        raise UserError(
-            f"dataset {args.dataset!r} has no option(s) {unknown}; its options: "
-            f"{', '.join(k for k in params if k != 'root')}"
-        )
-    if "progress" in params:
-        kwargs["progress"] = progress
+    kwargs = dataset_kwargs(args, args.dataset, getattr(args, "dataset_option", None) or [])
+    if "progress" in inspect.signature(DATASETS.get(args.dataset)).parameters:
+        kwargs.setdefault("progress", progress)
     return ecgssl.load_dataset(args.dataset, **kwargs)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import parse_sets
+from ecgssl.cli._common import dataset_kwargs
 
 __all__ = ["add_parsers"]
 
@@ -78,13 +78,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from ecgssl.data.cache import cache_dir
     from ecgssl.registry import DATASETS
 
-    kwargs: dict[str, Any] = parse_sets(args.set)
-    if args.root is not None:
-        kwargs["root"] = args.root.expanduser()
-    if args.task is not None:
-        kwargs["task"] = args.task
-    if args.n_records is not None:
-        kwargs["n_records"] = args.n_records
+    kwargs = dataset_kwargs(args, args.name, args.set)
     if "progress" in inspect.signature(DATASETS.get(args.name)).parameters:
         kwargs.setdefault("progress", not args.no_progress)
     t0 = time.perf_counter()
