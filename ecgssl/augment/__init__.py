@@ -4,6 +4,7 @@ from ecgssl.augment.amplitude import AmplitudeScale, BaselineShift, SignInversio
 from ecgssl.augment.base import (
     Augmentation,
     Compose,
+    ElementwiseAugmentation,
     OneOf,
     RandomApply,
     TwoViews,
@@ -14,6 +15,7 @@ from ecgssl.augment.crop import (
     RandomResizedCrop,
     TimeShift,
     TimeWarp,
+    interpolate_time,
     resample_windows,
 )
 from ecgssl.augment.filters import BandPass, LowPass, fft_filter
@@ -31,6 +33,7 @@ __all__ = [
     "BaselineWander",
     "Compose",
     "EMGNoise",
+    "ElementwiseAugmentation",
     "GaussianNoise",
     "LeadMask",
     "LowPass",
@@ -48,6 +51,7 @@ __all__ = [
     "build_augmentation",
     "ecg_to_vcg",
     "fft_filter",
+    "interpolate_time",
     "resample_windows",
     "ssl_policy",
     "vcg_to_ecg",

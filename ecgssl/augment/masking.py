@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ecgssl.augment.base import Augmentation, rand, uniform
+from ecgssl.augment.base import ElementwiseAugmentation, MaskFn, rand, scale_, uniform
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_in_range, check_range_pair
 
@@ -13,7 +13,7 @@ __all__ = ["LeadMask", "TimeMask"]
 
 
 @AUGMENTATIONS.register("time_mask", "time_out", "timeout")
-class TimeMask(Augmentation):
+class TimeMask(ElementwiseAugmentation):
     """Zero a random contiguous segment, the same segment in every lead of a sample.
 
     Simulates a temporary loss of signal (saturated amplifier, lifted electrodes, a gap in
@@ -27,17 +27,26 @@ class TimeMask(Augmentation):
     def __init__(self, fraction: tuple[float, float] = (0.0, 0.5)) -> None:
         self.fraction = check_range_pair(fraction, "fraction", 0.0, 1.0)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
         b, _, t = x.shape
         length = (uniform(*self.fraction, (b, 1), generator, x.device) * t).round()
         start = (rand((b, 1), generator, x.device) * (t - length + 1)).floor()
         pos = torch.arange(t, device=x.device)[None, :]
         keep = (pos < start) | (pos >= start + length)
-        return x * keep[:, None, :].to(x.dtype)
+        if draw_mask is not None:
+            keep = keep | ~draw_mask()[:, 0]
+        return scale_(x, keep[:, None, :].to(x.dtype), inplace)
 
 
 @AUGMENTATIONS.register("lead_mask", "lead_dropout")
-class LeadMask(Augmentation):
+class LeadMask(ElementwiseAugmentation):
     """Zero each lead independently with probability ``p``; never all leads of a sample.
 
     Simulates disconnected or missing electrodes and reduced-lead recordings, and teaches the
@@ -53,7 +62,14 @@ class LeadMask(Augmentation):
             raise ValueError(f"p must be < 1 so that some lead survives, got {p}")
         self.p = float(p)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
         b, n_leads, _ = x.shape
         u = rand((b, n_leads), generator, x.device)
         mask = u < self.p
@@ -61,4 +77,6 @@ class LeadMask(Augmentation):
         all_masked = mask.all(dim=1, keepdim=True)
         keep_one = torch.zeros_like(mask).scatter_(1, u.argmax(dim=1, keepdim=True), True)
         mask = mask & ~(all_masked & keep_one)
-        return x * (~mask)[:, :, None].to(x.dtype)
+        if draw_mask is not None:
+            mask = mask & draw_mask()[:, :, 0]
+        return scale_(x, (~mask)[:, :, None].to(x.dtype), inplace)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ecgssl.augment.base import Augmentation, rand, randn, uniform
+from ecgssl.augment.base import (
+    ElementwiseAugmentation,
+    MaskFn,
+    add_,
+    addcmul_,
+    masked_level,
+    rand,
+    randn,
+    uniform,
+)
 from ecgssl.augment.filters import fft_filter
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_int, check_range_pair
@@ -18,7 +27,7 @@ def _time(x: Tensor, fs: float) -> Tensor:
 
 
 @AUGMENTATIONS.register("gaussian_noise", "noise")
-class GaussianNoise(Augmentation):
+class GaussianNoise(ElementwiseAugmentation):
     """Add white Gaussian noise with a per-sample standard deviation in mV (or an SNR).
 
     Simulates thermal/amplifier noise and quantisation.
@@ -35,19 +44,28 @@ class GaussianNoise(Augmentation):
         self.sigma_mv = check_range_pair(sigma_mv, "sigma_mv", 0.0, 1e3)
         self.snr_db = None if snr_db is None else check_range_pair(snr_db, "snr_db", -100, 200)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
-        b, _n_leads, _ = x.shape
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
+        b, _n_leads, t = x.shape
         if self.snr_db is None:
             sigma = uniform(*self.sigma_mv, (b, 1, 1), generator, x.device)
         else:
             snr = uniform(*self.snr_db, (b, 1, 1), generator, x.device)
-            power = x.float().pow(2).mean(dim=-1, keepdim=True)
-            sigma = torch.sqrt(power / 10 ** (snr / 10))
-        return torch.addcmul(x, sigma.to(x.dtype), randn(x.shape, generator, x.device).to(x.dtype))
+            # RMS per lead in one pass (vector_norm), then sigma = RMS / 10^(SNR / 20).
+            rms = torch.linalg.vector_norm(x.float(), dim=-1, keepdim=True) / t**0.5
+            sigma = rms * 10 ** (-snr / 20)
+        noise = randn(x.shape, generator, x.device).to(x.dtype)
+        return addcmul_(x, masked_level(sigma, draw_mask).to(x.dtype), noise, inplace)
 
 
 @AUGMENTATIONS.register("baseline_wander", "wander")
-class BaselineWander(Augmentation):
+class BaselineWander(ElementwiseAugmentation):
     """Add slow baseline wander: a few sinusoids between 0.05 and 0.5 Hz.
 
     Simulates respiration and electrode/body movement. The wander is shared across leads with
@@ -69,7 +87,14 @@ class BaselineWander(Augmentation):
         self.frequency_hz = check_range_pair(frequency_hz, "frequency_hz", 0.0, 1e3)
         self.n_components = check_int(n_components, "n_components", 1, 64)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
         b, n_leads, _ = x.shape
         k = self.n_components
         t = _time(x, fs)[..., None]  # (1, 1, T, 1)
@@ -78,11 +103,11 @@ class BaselineWander(Augmentation):
         phase = uniform(0.0, 2 * torch.pi, (b, 1, 1, k), generator, x.device)
         wave = (amp * torch.sin(2 * torch.pi * freq * t + phase)).sum(-1)  # (B, 1, T)
         gain = uniform(0.5, 1.0, (b, n_leads, 1), generator, x.device)
-        return torch.addcmul(x, wave.to(x.dtype), gain.to(x.dtype))
+        return addcmul_(x, wave.to(x.dtype), masked_level(gain, draw_mask).to(x.dtype), inplace)
 
 
 @AUGMENTATIONS.register("powerline_noise", "powerline")
-class PowerlineNoise(Augmentation):
+class PowerlineNoise(ElementwiseAugmentation):
     """Add mains interference at 50 or 60 Hz (and optional harmonics).
 
     Simulates powerline pickup from unshielded cables. Components at or above the Nyquist
@@ -108,7 +133,14 @@ class PowerlineNoise(Augmentation):
         self.amplitude_mv = check_range_pair(amplitude_mv, "amplitude_mv", 0.0, 1e3)
         self.harmonics = check_int(harmonics, "harmonics", 0, 20)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
         b, n_leads, _ = x.shape
         if self.frequency == "random":
             base = torch.where(rand((b, 1, 1), generator, x.device) < 0.5, 50.0, 60.0)
@@ -116,17 +148,18 @@ class PowerlineNoise(Augmentation):
             base = torch.full((b, 1, 1), float(self.frequency), device=x.device)
         amp = uniform(*self.amplitude_mv, (b, n_leads, 1), generator, x.device)
         phase = uniform(0.0, 2 * torch.pi, (b, 1, 1), generator, x.device)
+        amp = masked_level(amp, draw_mask)
         t = _time(x, fs)
         noise = torch.zeros_like(x, dtype=torch.float32)
         for k in range(1, self.harmonics + 2):  # fundamental + harmonics (a fixed few)
             f = base * k
             below = (f < fs / 2).float()
             noise = noise + below * amp / k * torch.sin(2 * torch.pi * f * t + k * phase)
-        return x + noise.to(x.dtype)
+        return add_(x, noise.to(x.dtype), inplace)
 
 
 @AUGMENTATIONS.register("emg_noise", "muscle_noise")
-class EMGNoise(Augmentation):
+class EMGNoise(ElementwiseAugmentation):
     """Add muscle (EMG) noise: white noise band-limited to 20–150 Hz (capped at Nyquist).
 
     Simulates skeletal-muscle activity (shivering, tense patients, exercise ECGs), which
@@ -145,12 +178,21 @@ class EMGNoise(Augmentation):
         self.amplitude_mv = check_range_pair(amplitude_mv, "amplitude_mv", 0.0, 1e3)
         self.band_hz = check_range_pair(band_hz, "band_hz", 0.0, 1e4)
 
-    def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
+    def transform(
+        self,
+        x: Tensor,
+        fs: float,
+        generator: torch.Generator | None,
+        draw_mask: MaskFn | None,
+        inplace: bool,
+    ) -> Tensor:
         b, n_leads, _ = x.shape
         white = randn(x.shape, generator, x.device)
         high = min(self.band_hz[1], 0.49 * fs)
         low = min(self.band_hz[0], 0.5 * high)
         noise = fft_filter(white, fs, low, high, order=4)
         rms = noise.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)
-        amp = uniform(*self.amplitude_mv, (b, n_leads, 1), generator, x.device)
-        return x + (noise / rms * amp).to(x.dtype)
+        amp = masked_level(
+            uniform(*self.amplitude_mv, (b, n_leads, 1), generator, x.device), draw_mask
+        )
+        return add_(x, (noise / rms * amp).to(x.dtype), inplace)
