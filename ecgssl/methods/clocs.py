@@ -51,6 +51,9 @@ class CLOCS(SSLMethod):
         proj_dim: Embedding size (paper: 128).
         shared_heads: For CMLC/CMSMLC, one projector for all leads (default: as the encoder's
             branches; CLOCS itself uses one network for every lead).
+        patient_positives: Treat other recordings of the same patient in the batch as
+            positives when the training data carry patient ids (an :class:`ECGDataset` with
+            ``patient_ids``: the Pretrainer passes them). ``False`` ignores the ids.
     """
 
     name = "clocs"
@@ -64,6 +67,7 @@ class CLOCS(SSLMethod):
         proj_hidden_dim: int = 512,
         proj_dim: int = 128,
         shared_heads: bool | None = None,
+        patient_positives: bool = True,
     ) -> None:
         super().__init__(encoder)
         if mode not in _MODES:
@@ -71,6 +75,7 @@ class CLOCS(SSLMethod):
         check_positive(temperature, "temperature")
         self.mode = mode
         self.temperature = float(temperature)
+        self.patient_positives = bool(patient_positives)
         self.by_lead = mode in ("cmlc", "cmsmlc")
         self.by_segment = mode in ("cmsc", "cmsmlc")
         if self.by_lead and not encoder.is_multibranch:
@@ -90,7 +95,7 @@ class CLOCS(SSLMethod):
         heads_shared = heads_shared if shared_heads is None else bool(shared_heads)
         self._remember(
             mode=mode, temperature=temperature, proj_hidden_dim=proj_hidden_dim,
-            proj_dim=proj_dim, shared_heads=heads_shared,
+            proj_dim=proj_dim, shared_heads=heads_shared, patient_positives=self.patient_positives,
         )  # fmt: skip
         self.projector: MLPHead | LeadwiseMLPHead
         if self.by_lead:
@@ -133,6 +138,8 @@ class CLOCS(SSLMethod):
         parts = self._segments([view1, view2]) if self.by_segment else [view1, view2]
         emb = self._embed(torch.cat(parts)).split(b)  # one (b, leads or 1, dim) per part
         emb = tuple(gather_with_grad(e) for e in emb)  # the global batch in distributed runs
+        if not self.patient_positives:
+            patient_ids = None
         if patient_ids is not None:
             patient_ids = gather_with_grad(patient_ids.to(view1.device))
         per_view = len(parts) // 2

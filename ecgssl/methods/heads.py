@@ -91,7 +91,8 @@ class LeadwiseLinear(nn.Module):
 
 
 class LeadwiseMLPHead(nn.Module):
-    """Per-lead MLP head: LeadwiseLinear -> BatchNorm (per lead and unit) -> ReLU -> LeadwiseLinear.
+    """Per-lead MLP head: ``num_layers - 1`` blocks of LeadwiseLinear -> BatchNorm (per lead and
+    unit) -> ReLU, then a LeadwiseLinear.
 
     Args:
         n_leads: Number of leads.
@@ -99,10 +100,18 @@ class LeadwiseMLPHead(nn.Module):
         hidden_dim: Hidden units per lead.
         out_dim: Output features per lead.
         shared: Share one MLP across all leads instead of one per lead.
+        num_layers: Number of linear layers (>= 2): 2 for BYOL-style projectors and
+            predictors, 3 for Barlow Twins / VICReg-style projectors.
     """
 
     def __init__(
-        self, n_leads: int, in_dim: int, hidden_dim: int, out_dim: int, shared: bool = False
+        self,
+        n_leads: int,
+        in_dim: int,
+        hidden_dim: int,
+        out_dim: int,
+        shared: bool = False,
+        num_layers: int = 2,
     ) -> None:
         super().__init__()
         for name, v in (
@@ -111,22 +120,38 @@ class LeadwiseMLPHead(nn.Module):
         ):  # fmt: skip
             if int(v) < 1:
                 raise ValueError(f"{name} must be >= 1, got {v}")
+        if isinstance(num_layers, bool) or int(num_layers) != num_layers or num_layers < 2:
+            raise ValueError(f"num_layers must be an integer >= 2, got {num_layers!r}")
         n_maps = 1 if shared else n_leads
         self.n_leads = n_leads
         self.shared = shared
         self.fc1 = LeadwiseLinear(n_maps, in_dim, hidden_dim, bias=False)
         # Per-lead statistics when separate; pooled over leads when shared.
         self.bn = nn.BatchNorm1d(hidden_dim if shared else n_leads * hidden_dim)
+        # Extra hidden blocks beyond the first (none for 2 layers: checkpoints keep their keys).
+        self.hidden = nn.ModuleList(
+            LeadwiseLinear(n_maps, hidden_dim, hidden_dim, bias=False)
+            for _ in range(int(num_layers) - 2)
+        )
+        self.hidden_bn = nn.ModuleList(
+            nn.BatchNorm1d(hidden_dim if shared else n_leads * hidden_dim)
+            for _ in range(int(num_layers) - 2)
+        )
         self.fc2 = LeadwiseLinear(n_maps, hidden_dim, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, leads, in_dim) -> (batch, leads, out_dim)."""
-        b, n_leads, _ = x.shape
+        n_leads = x.shape[1]
         if n_leads != self.n_leads:
             raise ValueError(f"head built for {self.n_leads} leads got {n_leads}")
-        h = self.fc1(x)
+        h = torch.relu(self._norm(self.bn, self.fc1(x)))
+        for linear, norm in zip(self.hidden, self.hidden_bn):
+            h = torch.relu(self._norm(norm, linear(h)))
+        return self.fc2(h)
+
+    def _norm(self, bn: nn.Module, h: Tensor) -> Tensor:
+        """BatchNorm per lead and unit (separate heads) or pooled over leads (shared)."""
+        b, n_leads, _ = h.shape
         if self.shared:
-            h = self.bn(h.reshape(b * n_leads, -1)).reshape(b, n_leads, -1)
-        else:
-            h = self.bn(h.reshape(b, -1)).reshape(b, n_leads, -1)
-        return self.fc2(torch.relu(h))
+            return bn(h.reshape(b * n_leads, -1)).reshape(b, n_leads, -1)
+        return bn(h.reshape(b, -1)).reshape(b, n_leads, -1)

@@ -39,6 +39,7 @@ class LeadBarlow(LeadPairMethod):
         proj_hidden_dim: Per-lead projector hidden units.
         proj_dim: Per-lead projection size (the cross-correlation is proj_dim x proj_dim).
         lambd: Weight of the off-diagonal term (Barlow Twins: 0.0051).
+        proj_layers: Linear layers of each per-lead projector (Barlow Twins: 3).
     """
 
     name = "lead_barlow"
@@ -53,15 +54,19 @@ class LeadBarlow(LeadPairMethod):
         proj_hidden_dim: int = 512,
         proj_dim: int = 256,
         lambd: float = 0.0051,
+        proj_layers: int = 3,
     ) -> None:
         super().__init__(encoder, gamma, inter_pairs, shared_weights, shared_heads)
         check_positive(lambd, "lambd")
         self._forget_momentum()
-        self._remember(proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, lambd=lambd)
+        self._remember(
+            proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, lambd=lambd, proj_layers=proj_layers
+        )
         self.lambd = float(lambd)
         self.projector = LeadwiseMLPHead(
-            self.n_leads, self.per_lead_dim, proj_hidden_dim, proj_dim, self.shared_heads
-        )
+            self.n_leads, self.per_lead_dim, proj_hidden_dim, proj_dim, self.shared_heads,
+            num_layers=proj_layers,
+        )  # fmt: skip
 
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]

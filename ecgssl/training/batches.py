@@ -24,7 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["LoaderBatches", "TensorBatches"]
+__all__ = ["Batch", "LoaderBatches", "TensorBatches"]
+
+#: One training batch: (batch, leads, time) signals and the records' patient codes (or None).
+Batch = tuple[Tensor, Tensor | None]
 
 
 class TensorBatches:
@@ -35,12 +38,27 @@ class TensorBatches:
         batch_size: Records per batch.
         drop_last: Drop the last incomplete batch.
         seed: Seed of the shuffling generator.
+        patient_ids: Optional integer patient code per record (records,); each batch then
+            carries its records' codes (for methods with ``uses_patient_ids``).
     """
 
     resumable = True
 
-    def __init__(self, signals: Tensor, batch_size: int, drop_last: bool, seed: int) -> None:
+    def __init__(
+        self,
+        signals: Tensor,
+        batch_size: int,
+        drop_last: bool,
+        seed: int,
+        patient_ids: Tensor | None = None,
+    ) -> None:
+        if patient_ids is not None and tuple(patient_ids.shape) != (signals.shape[0],):
+            raise ValueError(
+                f"patient_ids must have one entry per record ({signals.shape[0]}), got shape "
+                f"{tuple(patient_ids.shape)}"
+            )
         self.signals = signals
+        self.patient_ids = patient_ids
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(seed)
@@ -86,8 +104,8 @@ class TensorBatches:
         """Restore the shuffling generator's state."""
         self.generator.set_state(state)
 
-    def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Tensor]:
-        """Batches of one epoch.
+    def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Batch]:
+        """Batches of one epoch, as ``(signals, patient_ids or None)``.
 
         Args:
             state: Generator state to start the epoch from (``None``: the current state).
@@ -100,7 +118,8 @@ class TensorBatches:
             batch = perm[k * self.batch_size : (k + 1) * self.batch_size]
             if self.world_size > 1:
                 batch = batch.tensor_split(self.world_size)[self.rank]
-            yield self.signals[batch]
+            ids = None if self.patient_ids is None else self.patient_ids[batch]
+            yield self.signals[batch], ids
 
 
 class LoaderBatches:
@@ -138,8 +157,12 @@ class LoaderBatches:
         if callable(set_epoch):
             set_epoch(epoch)
 
-    def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Tensor]:
-        """Batches of one epoch, leaving out the first ``skip``."""
+    def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Batch]:
+        """Batches of one epoch as ``(signals, None)``, leaving out the first ``skip``.
+
+        A loader's batches carry no patient ids: the first element of a tuple batch is the
+        signal, and the rest (labels, ids...) is not interpreted.
+        """
         if skip:
             warnings.warn(
                 f"resuming mid-epoch on a {type(self.loader).__name__}: skipping {skip} batches; "
@@ -152,4 +175,4 @@ class LoaderBatches:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             if not isinstance(x, Tensor):
                 raise TypeError(f"batches must be tensors, got {type(x).__name__}")
-            yield x
+            yield x, None

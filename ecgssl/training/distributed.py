@@ -251,6 +251,6 @@ class StepModule(nn.Module):
         super().__init__()
         self.method = method
 
-    def forward(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
-        """The method's training step on this rank's views."""
-        return self.method.training_step(view1, view2)
+    def forward(self, view1: Tensor, view2: Tensor, **kwargs: Tensor) -> dict[str, Tensor]:
+        """The method's training step on this rank's views (``kwargs``: e.g. patient ids)."""
+        return self.method.training_step(view1, view2, **kwargs)

@@ -76,6 +76,7 @@ def prepare_training_data(
             signals, names = signals[:, idx], [ds.leads[i] for i in idx]
         x = _as_tensor(signals, f"dataset {ds.name!r}")
         fs = float(ds.fs)
+        patients = _patient_codes(ds.patient_ids)
         extra: dict[str, Any] = {
             "preprocessing": ds.info.get("preprocessing"),
             "normalisation": ds.info.get("normalisation", ds.info.get("normalization")),
@@ -87,6 +88,7 @@ def prepare_training_data(
         x = _as_tensor(data, "training signals")
         names = None if leads is None else list(check_lead_names(leads, n_leads=x.shape[1]))
         extra = {}
+        patients = None
     elif isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
         if fs is None:
             raise ValueError("fs (sampling rate in Hz) is required when fitting on a DataLoader")
@@ -105,4 +107,13 @@ def prepare_training_data(
             "lower batch_size or set drop_last=False"
         )
     signal = {"fs": fs, "leads": names, "n_records": n, "record_length": int(x.shape[-1]), **extra}
-    return TensorBatches(x, batch_size, drop_last, seed), signal
+    return TensorBatches(x, batch_size, drop_last, seed, patient_ids=patients), signal
+
+
+def _patient_codes(patient_ids: np.ndarray | None) -> Tensor | None:
+    """Patient ids (strings or numbers) as int64 codes, equal codes for equal ids."""
+    if patient_ids is None:
+        return None
+    ids = np.asarray(patient_ids)
+    _, codes = np.unique(ids.astype(str), return_inverse=True)
+    return torch.from_numpy(codes.reshape(-1).astype(np.int64))

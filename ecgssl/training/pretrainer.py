@@ -470,8 +470,13 @@ class Pretrainer:
             bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=steps_per_epoch,
                        initial=p.batch_in_epoch, desc=f"{method.name} epoch {epoch + 1}/"
                        f"{cfg.epochs}", disable=not (cfg.progress and main), leave=False)  # fmt: skip
-            for x in bar:
+            for x, patient_ids in bar:
                 x = x.to(device, non_blocking=True)
+                step_kwargs = (
+                    {"patient_ids": patient_ids.to(device)}
+                    if patient_ids is not None and method.uses_patient_ids
+                    else {}
+                )
                 if probe is None and cfg.health_every:
                     probe = _health_probe(batches, x)
                 if not checked:
@@ -488,7 +493,7 @@ class Pretrainer:
                     torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
                 )
                 with autocast:
-                    out = step_fn(v1, v2)
+                    out = step_fn(v1, v2, **step_kwargs)
                 loss = out["loss"]
                 if all_ranks_true(bool(torch.isfinite(loss))):
                     optimizer.zero_grad(set_to_none=True)
