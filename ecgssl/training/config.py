@@ -52,6 +52,10 @@ class PretrainConfig:
         sync_batchnorm: In a distributed run on GPUs, convert every BatchNorm to
             ``torch.nn.SyncBatchNorm`` so that batch statistics span the global batch
             (PyTorch's SyncBatchNorm has no CPU implementation). Ignored in a one-process run.
+        compile: Compile the training step (forward, loss, backward) with ``torch.compile``.
+            Opt-in: the first steps pay the compilation (tens of seconds), it needs a C++
+            compiler on CPU, and whether it pays off depends on the device; see
+            ``benchmarks/README.md`` for the measurement behind the default.
     """
 
     epochs: int = 40
@@ -76,6 +80,7 @@ class PretrainConfig:
     progress: bool = True
     nan_policy: str = "raise"
     sync_batchnorm: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -126,6 +131,7 @@ class PretrainConfig:
         boolean("drop_last")
         boolean("progress")
         boolean("sync_batchnorm")
+        boolean("compile")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()

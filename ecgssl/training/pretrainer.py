@@ -408,6 +408,8 @@ class Pretrainer:
             raise ValueError("the training data yield no batches (empty loader?)")
         method = self.method.to(device)
         step_fn = self._step_fn(method, device, world)
+        if cfg.compile:
+            step_fn = torch.compile(step_fn)
         optimizer = build_optimizer(method, method.online_parameters(), cfg)
         base_lrs = [g["lr"] for g in optimizer.param_groups]
         aug_gen = torch.Generator(device=device).manual_seed(_augment_seed(cfg.seed, rk))

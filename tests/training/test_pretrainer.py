@@ -155,3 +155,23 @@ def test_dataloader_input():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(signals()), batch_size=8)
     trainer = Pretrainer(method(), views(), epochs=1, batch_size=8, progress=False, device="cpu")
     assert len(trainer.fit(loader, fs=FS).history) == 1
+
+
+@pytest.mark.slow
+def test_compile_trains_like_eager():
+    """compile=True runs the same step through torch.compile: same losses up to float noise."""
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("torch.compile on CPU needs a C++ compiler (none on PATH)")
+    histories = []
+    for compiled in (False, True):
+        trainer = Pretrainer(method(), views(), epochs=2, batch_size=8, progress=False,
+                             device="cpu", compile=compiled)  # fmt: skip
+        histories.append([h["loss"] for h in trainer.fit(signals(), fs=FS).history])
+    assert histories[1] == pytest.approx(histories[0], rel=1e-3)
+
+
+def test_compile_must_be_a_bool():
+    with pytest.raises(ValueError, match="compile must be True or False"):
+        Pretrainer(method(), views(), compile="yes")
