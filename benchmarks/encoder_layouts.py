@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ecgssl.encoders.multibranch import LeadConvBlock, MultiBranchEncoder
+from ecgssl.training.allocator import tune_cpu_allocator
 
 
 class NaiveMultiBranch(nn.Module):
@@ -130,8 +131,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc malloc as is (default: tuned, as the Pretrainer does)")  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    malloc_tuned = False if args.system_malloc else tune_cpu_allocator()
     device = torch.device(args.device)
     torch.manual_seed(0)
     enc = MultiBranchEncoder(args.leads).to(device)
@@ -144,8 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
             torch.testing.assert_close(fn(x0), ref, atol=1e-4, rtol=1e-4, msg=name)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"device={device} threads={args.threads} leads={args.leads} length={args.length} "
-          f"load1={load:.2f} torch={torch.__version__}")  # fmt: skip
-    results: dict = {"device": str(device), "load1": load, "rows": []}
+          f"load1={load:.2f} torch={torch.__version__} malloc tuned={malloc_tuned}")  # fmt: skip
+    results: dict = {"device": str(device), "load1": load, "malloc_tuned": malloc_tuned,
+                     "rows": []}  # fmt: skip
     for batch in args.batch:
         x = torch.randn(batch, args.leads, args.length, device=device)
         inner = 1 if args.quick or batch * args.length > 64 * 2500 else 3

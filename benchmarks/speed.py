@@ -45,6 +45,7 @@ from ecgssl.augment.masking import TimeMask
 from ecgssl.augment.noise import BaselineWander, GaussianNoise
 from ecgssl.encoders.multibranch import MultiBranchEncoder
 from ecgssl.registry import ENCODERS, METHODS
+from ecgssl.training.allocator import tune_cpu_allocator
 
 METHOD_NAMES = ("bell", "byol", "simclr")
 # (fs, seconds, batch); --quick keeps the 100 Hz ones (a 500 Hz x 10 s step is 20x the work).
@@ -153,6 +154,46 @@ def bench_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
                   f"{batch / sec:8.1f} samples/s  {gflops:6.1f} GFLOP/s "
                   f"({100 * gflops / peak:4.1f} % of {peak:.0f})", flush=True)  # fmt: skip
             del method, step
+    return rows
+
+
+def bench_compile(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """BELL step eager vs ``torch.compile`` (the ``compile=True`` option), interleaved."""
+    rows = []
+    for batch in (64, 256):
+        x = torch.randn(batch, 12, 250, device=device)
+        steps, first = {}, {}
+        for mode in ("eager", "compiled"):
+            torch.manual_seed(0)
+            method = build_method("bell", 12, device)
+            if mode == "compiled":
+                method.training_step = torch.compile(method.training_step)  # type: ignore[method-assign]
+            steps[mode] = make_step(method, x)
+            sync(device)
+            t0 = time.perf_counter()
+            try:
+                steps[mode]()
+                steps[mode]()
+            except Exception as e:  # no C++ compiler, unsupported backend...
+                print(f"  torch.compile failed, row skipped: {type(e).__name__}: {e}")
+                return rows
+            sync(device)
+            first[mode] = time.perf_counter() - t0
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for _ in range(3 if args.quick else 8):
+            for mode, step in steps.items():
+                sync(device)
+                t0 = time.perf_counter()
+                step()
+                sync(device)
+                times[mode].append(time.perf_counter() - t0)
+        eager, comp = (batch / statistics.median(times[k]) for k in ("eager", "compiled"))
+        rows.append({"method": "bell", "batch": batch, "eager_samples_per_s": eager,
+                     "compiled_samples_per_s": comp, "ratio": comp / eager,
+                     "first_two_steps_s": first})  # fmt: skip
+        print(f"  bell batch {batch:4d}: eager {eager:7.1f}  compiled {comp:7.1f} samples/s  "
+              f"ratio {comp / eager:4.2f}x  (first two steps: {first['compiled']:.0f} s compiled, "
+              f"{first['eager']:.1f} s eager)", flush=True)  # fmt: skip
     return rows
 
 
@@ -280,20 +321,30 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, 100 Hz only")
     parser.add_argument("--json", default="benchmarks/results/speed.json")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc malloc as is (default: tuned, as the Pretrainer does)")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["methods", "augment", "encoder", "cache"])  # fmt: skip
+                        choices=["methods", "compile", "augment", "encoder", "cache"])  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    # The Pretrainer tunes glibc malloc on CPU (PretrainConfig.tune_cpu_malloc); do the same
+    # so that these numbers are the ones training gets. References run in this process too.
+    malloc_tuned = False if args.system_malloc else tune_cpu_allocator()
     load = os.getloadavg()[0]
     peak = matmul_peak(device)
     print(f"{platform.processor() or platform.machine()} | device={device} threads={args.threads} "
-          f"torch={torch.__version__} | load1={load:.2f} | fp32 matmul peak {peak:.0f} GFLOP/s")  # fmt: skip
+          f"torch={torch.__version__} | malloc tuned={malloc_tuned} | load1={load:.2f} | "
+          f"fp32 matmul peak {peak:.0f} GFLOP/s")  # fmt: skip
     out: dict = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
-                 "load1_start": load, "matmul_peak_gflop_per_s": peak}  # fmt: skip
+                 "malloc_tuned": malloc_tuned, "load1_start": load,
+                 "matmul_peak_gflop_per_s": peak}  # fmt: skip
     if "methods" not in args.skip:
         print("pretraining step (forward + backward + optimiser + EMA), default encoder:")
         out["methods"] = bench_methods(args, device)
+    if "compile" not in args.skip:
+        print("torch.compile (PretrainConfig.compile=True) vs eager, bell, 100 Hz x 2.5 s:")
+        out["compile"] = bench_compile(args, device)
     if "augment" not in args.skip:
         print("augmentations on (256, 12, 1000) at 100 Hz -> 2.5 s views:")
         out["augment"] = bench_augment(args, device)

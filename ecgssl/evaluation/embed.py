@@ -9,6 +9,7 @@ from torch import Tensor
 from ecgssl.data.base import ECGDataset
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
+from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.validation import check_positive, check_signal
 
 __all__ = ["embed"]
@@ -42,6 +43,8 @@ def embed(
     check_signal(x, name="signals to embed", n_leads=encoder.n_leads, min_length=encoder.min_length)
     check_positive(batch_size, "batch_size")
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # large CPU tensors reuse freed memory: no page-fault storm
     was_training = encoder.training
     encoder.eval()
     try:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
 from ecgssl.evaluation.metrics import macro_auroc
+from ecgssl.training.allocator import tune_cpu_allocator
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "finetune"]
 
@@ -132,6 +133,8 @@ def finetune(
     """
     cfg = config or FinetuneConfig()
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # large CPU tensors reuse freed memory: no page-fault storm
     x_tr = torch.as_tensor(train[0], dtype=torch.float32)
     y_tr = torch.as_tensor(np.asarray(train[1]), dtype=torch.float32)
     if x_tr.shape[0] != y_tr.shape[0] or x_tr.shape[0] == 0:

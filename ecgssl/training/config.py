@@ -56,6 +56,10 @@ class PretrainConfig:
             Opt-in: the first steps pay the compilation (tens of seconds), it needs a C++
             compiler on CPU, and whether it pays off depends on the device; see
             ``benchmarks/README.md`` for the measurement behind the default.
+        tune_cpu_malloc: On CPU with glibc, keep freed memory inside the process (no ``mmap``
+            per large tensor, no trimming) so that every step does not page-fault its
+            activations afresh: 1.8-2.9x faster steps for about 20 % more peak memory
+            (:mod:`ecgssl.training.allocator`). Process-wide; ``False`` leaves malloc alone.
     """
 
     epochs: int = 40
@@ -81,6 +85,7 @@ class PretrainConfig:
     nan_policy: str = "raise"
     sync_batchnorm: bool = False
     compile: bool = False
+    tune_cpu_malloc: bool = True
 
     def __post_init__(self) -> None:
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -132,6 +137,7 @@ class PretrainConfig:
         boolean("progress")
         boolean("sync_batchnorm")
         boolean("compile")
+        boolean("tune_cpu_malloc")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()

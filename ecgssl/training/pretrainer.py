@@ -35,6 +35,7 @@ from ecgssl.augment.policies import ssl_policy
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.training.batches import LoaderBatches, TensorBatches
 from ecgssl.training.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -406,6 +407,8 @@ class Pretrainer:
         steps_per_epoch = len(batches)
         if steps_per_epoch == 0:
             raise ValueError("the training data yield no batches (empty loader?)")
+        if device.type == "cpu" and cfg.tune_cpu_malloc:
+            tune_cpu_allocator()
         method = self.method.to(device)
         step_fn = self._step_fn(method, device, world)
         if cfg.compile:
