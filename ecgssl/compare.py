@@ -140,6 +140,32 @@ class CompareConfig:
             raise ValueError(f"window_seconds must be > 0, got {self.window_seconds}")
 
 
+#: Settings that every row of one results folder must share: resuming with another value would
+#: silently mix budgets in one table. Methods, fractions and seeds may be extended.
+BUDGET_FIELDS = ("protocol", "encoder", "epochs", "batch_size", "lr", "window_seconds",
+                 "augmentation", "finetune_epochs", "n_boot")  # fmt: skip
+
+
+def _write_config(path: Path, cfg: CompareConfig, resuming: bool) -> None:
+    """Write ``config.json``; when resuming, refuse a different budget and merge the lists."""
+    new = json.loads(json.dumps(asdict(cfg), default=list))
+    if resuming and path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot read {path} to check the earlier runs' budget: {e}") from e
+        diff = {k: (old[k], new[k]) for k in BUDGET_FIELDS if k in old and old[k] != new[k]}
+        if diff:
+            what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+            raise ValueError(
+                f"{path.parent} holds results of another budget ({what}); resuming would mix "
+                "budgets in one table. Use another output folder, or the same settings."
+            )
+        for key in ("methods", "label_fractions", "seeds"):
+            new[key] = list(dict.fromkeys([*old.get(key, []), *new[key]]))
+    path.write_text(json.dumps(new, indent=2))
+
+
 def _cell_key(row: dict[str, Any]) -> tuple[str, str, int, float, str]:
     return (
         str(row["dataset"]),
@@ -247,7 +273,7 @@ def run_comparison(
     csv_path = out / "results.csv"
     rows = load_results(csv_path)
     done = {_cell_key(r) for r in rows}
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=list))
+    _write_config(out / "config.json", cfg, resuming=bool(rows))
     for label in cfg.methods:
         name, options = parse_method(label)
         protocol = "finetune" if name == "supervised" else cfg.protocol

@@ -54,6 +54,15 @@ def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
                           progress=False, log=lines.append)  # fmt: skip
     assert len(more) == 12 and len(lines) == 2
     assert "±" in (tmp_path / "results.md").read_text()
+    # config.json lists everything the folder holds, not just the last command's methods.
+    import json
+
+    saved_cfg = json.loads((tmp_path / "config.json").read_text())
+    assert saved_cfg["seeds"] == [0, 1] and "bell:gamma=0.5" in saved_cfg["methods"]
+    # Resuming with another budget would mix tables: refused, naming the difference.
+    with pytest.raises(ValueError, match=r"another budget \(epochs: 1 there, 2 now"):
+        run_comparison(toy(), config(epochs=2), tmp_path, progress=False, log=lines.append)
+    assert len(load_results(tmp_path / "results.csv")) == 12
 
 
 def test_parse_method_and_bad_config():
