@@ -340,10 +340,17 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[tuple[str, float], list[float
     return cells
 
 
+def _method_order(rows: list[dict[str, Any]]) -> list[str]:
+    """Methods in order of first appearance, the baselines last (also when a resumed
+    comparison added SSL methods after them)."""
+    seen = list(dict.fromkeys(str(r["method"]) for r in rows))
+    return [m for m in seen if m not in BASELINES] + [m for m in seen if m in BASELINES]
+
+
 def summary_table(rows: list[dict[str, Any]], config: CompareConfig | None = None) -> str:
     """Markdown table of macro AUROC, mean ± std over seeds, one row per method."""
     cells = _aggregate(rows)
-    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    methods = _method_order(rows)
     fractions = sorted({k[1] for k in cells})
     lines = []
     if config is not None and rows:
@@ -386,14 +393,17 @@ def plot_results(rows: list[dict[str, Any]], path: str | Path, title: str = "") 
     except ImportError:
         return None
     cells = _aggregate(rows)
-    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    methods = _method_order(rows)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for m in methods:
+    # tab10 repeats after 10 lines: take tab20 for more, and mark the baselines apart.
+    cmap = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    for i, m in enumerate(methods):
         fr = sorted(f for (mm, f) in cells if mm == m)
         mean = [np.mean(cells[(m, f)]) for f in fr]
         std = [np.std(cells[(m, f)]) for f in fr]
-        style = "--" if m in BASELINES else "-"
-        ax.errorbar(fr, mean, yerr=std, label=m, marker="o", capsize=3, linestyle=style)
+        base = m in BASELINES
+        ax.errorbar(fr, mean, yerr=std, label=m, marker="s" if base else "o", capsize=3,
+                    linestyle="--" if base else "-", color=cmap(i % cmap.N))  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("fraction of training labels")
     ax.set_ylabel("macro AUROC (test)")
