@@ -20,6 +20,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -166,6 +167,32 @@ def _write_config(path: Path, cfg: CompareConfig, resuming: bool) -> None:
     path.write_text(json.dumps(new, indent=2))
 
 
+#: Below this many optimiser steps per pretraining, a comparison mostly measures initialisation.
+FEW_STEPS = 100
+
+
+def _warn_if_few_steps(dataset: ECGDataset, cfg: CompareConfig, log: Callable[[str], None]) -> None:
+    """Say so when the epoch budget gives each SSL method only a handful of optimiser steps.
+
+    Epochs scale with the dataset: 20 epochs are 200 steps on the built-in 1000 records at
+    batch 64, but 40 on LUDB's 140 training records, where no method beat random init until
+    the budget was raised (``benchmarks/results/ludb-200-epochs``).
+    """
+    if all(parse_method(m)[0] in BASELINES for m in cfg.methods):
+        return
+    n_train = int(np.sum(np.asarray(dataset.split) == "train"))
+    steps = max(1, n_train // cfg.batch_size) * cfg.epochs
+    if steps < FEW_STEPS:
+        message = (
+            f"each SSL method gets only about {steps} optimiser steps ({n_train} training "
+            f"records, batch {cfg.batch_size}, {cfg.epochs} epochs): too few to learn much, so "
+            "the comparison mostly measures initialisation; raise --epochs (or lower "
+            "--batch-size) for at least a few hundred steps"
+        )
+        warnings.warn(message, UserWarning, stacklevel=3)
+        log(f"warning: {message}")
+
+
 def _cell_key(row: dict[str, Any]) -> tuple[str, str, int, float, str]:
     return (
         str(row["dataset"]),
@@ -274,6 +301,7 @@ def run_comparison(
     rows = load_results(csv_path)
     done = {_cell_key(r) for r in rows}
     _write_config(out / "config.json", cfg, resuming=bool(rows))
+    _warn_if_few_steps(dataset, cfg, log)
     for label in cfg.methods:
         name, options = parse_method(label)
         protocol = "finetune" if name == "supervised" else cfg.protocol

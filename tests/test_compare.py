@@ -31,7 +31,13 @@ def config(**kw) -> CompareConfig:
 
 def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
     lines: list[str] = []
-    rows = run_comparison(toy(), config(), tmp_path, progress=False, log=lines.append)
+
+    def log(line: str) -> None:  # cells only; the few-steps warning has its own test
+        if not line.startswith("warning:"):
+            lines.append(line)
+
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        rows = run_comparison(toy(), config(), tmp_path, progress=False, log=log)
     assert len(rows) == 5 * 2 and len(lines) == 10
     saved = load_results(tmp_path / "results.csv")
     assert [r["method"] for r in saved] == [r["method"] for r in rows]
@@ -47,11 +53,11 @@ def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
     assert (tmp_path / "encoders").is_dir()
     # Running again finds every cell done: no new rows, no new log lines.
     lines.clear()
-    again = run_comparison(toy(), config(), tmp_path, progress=False, log=lines.append)
+    again = run_comparison(toy(), config(), tmp_path, progress=False, log=log)
     assert len(again) == 10 and not lines
     # A new seed adds only its own cells.
     more = run_comparison(toy(), config(seeds=[0, 1], methods=["random_init"]), tmp_path,
-                          progress=False, log=lines.append)  # fmt: skip
+                          progress=False, log=log)  # fmt: skip
     assert len(more) == 12 and len(lines) == 2
     assert "±" in (tmp_path / "results.md").read_text()
     # config.json lists everything the folder holds, not just the last command's methods.
@@ -61,7 +67,7 @@ def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
     assert saved_cfg["seeds"] == [0, 1] and "bell:gamma=0.5" in saved_cfg["methods"]
     # Resuming with another budget would mix tables: refused, naming the difference.
     with pytest.raises(ValueError, match=r"another budget \(epochs: 1 there, 2 now"):
-        run_comparison(toy(), config(epochs=2), tmp_path, progress=False, log=lines.append)
+        run_comparison(toy(), config(epochs=2), tmp_path, progress=False, log=log)
     assert len(load_results(tmp_path / "results.csv")) == 12
 
 
@@ -78,3 +84,19 @@ def test_parse_method_and_bad_config():
         config(label_fractions=[0.0])
     with pytest.raises(ValueError, match="protocol"):
         config(protocol="svm")
+
+
+def test_a_budget_of_few_steps_is_flagged(tmp_path):
+    """toy(): 32 training records at batch 16 and 1 epoch = 2 steps, far below FEW_STEPS."""
+    lines: list[str] = []
+    cfg = config(methods=["random_init", "simclr"], label_fractions=[1.0])
+    with pytest.warns(UserWarning, match="only about 2 optimiser steps"):
+        run_comparison(toy(), cfg, tmp_path, progress=False, log=lines.append)
+    assert lines[0].startswith("warning: each SSL method gets only about 2")
+    # Baselines alone pretrain nothing: no warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_comparison(toy(), config(methods=["random_init"], label_fractions=[0.25]),
+                       tmp_path / "b", progress=False, log=lines.append)  # fmt: skip
