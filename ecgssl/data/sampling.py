@@ -20,14 +20,16 @@ from ecgssl.validation import check_in_range
 
 __all__ = [
     "LabelFractionSample",
+    "group_codes",
     "iterative_stratification",
     "label_fraction_indices",
     "sample_label_fraction",
 ]
 
 
-def _groups(n: int, groups: Sequence[object] | np.ndarray | None) -> np.ndarray:
-    """Group index per record (each record its own group when ``groups`` is ``None``)."""
+def group_codes(n: int, groups: Sequence[object] | np.ndarray | None) -> np.ndarray:
+    """Integer group code per record, equal codes for equal ids (strings or numbers); each
+    record its own group when ``groups`` is ``None``."""
     if groups is None:
         return np.arange(n)
     g = np.asarray(groups)
@@ -60,7 +62,7 @@ def iterative_stratification(
     if frac.ndim != 1 or len(frac) < 2 or (frac <= 0).any() or not math.isclose(frac.sum(), 1):
         raise ValueError(f"fractions must be >= 2 positive numbers summing to 1, got {fractions}")
     rng = np.random.default_rng(seed)
-    gid = _groups(y.shape[0], groups)
+    gid = group_codes(y.shape[0], groups)
     n_groups = int(gid.max()) + 1 if len(gid) else 0
     counts = np.zeros((n_groups, y.shape[1]))
     np.add.at(counts, gid, y)
@@ -152,7 +154,7 @@ def sample_label_fraction(
     if y.ndim != 2:
         raise ValueError(f"labels must be (records, classes), got shape {y.shape}")
     n = y.shape[0]
-    gid = _groups(n, patient_ids)
+    gid = group_codes(n, patient_ids)
     n_groups = int(gid.max()) + 1
     if fraction >= 1.0:
         idx = np.arange(n)
@@ -207,5 +209,19 @@ def label_fraction_indices(
     seed: int = 0,
     patient_ids: Sequence[object] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sorted indices of :func:`sample_label_fraction`'s subset."""
+    """Indices of a seeded, stratified ``fraction`` of the records, every class kept where
+    possible; with ``patient_ids``, whole patients are drawn.
+
+    The sorted indices of :func:`sample_label_fraction`'s subset, deterministic for a given
+    seed.
+
+    Args:
+        labels: Multi-hot labels (records, classes).
+        fraction: Fraction of records to keep, in (0, 1].
+        seed: Random seed.
+        patient_ids: Optional patient per record.
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1].
+    """
     return sample_label_fraction(labels, fraction, seed, patient_ids).indices

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.data.base import ECGDataset
+from ecgssl.data.sampling import group_codes
 from ecgssl.training.batches import LoaderBatches, TensorBatches
 from ecgssl.validation import check_lead_names, check_positive, check_signal, lead_indices
 
@@ -115,5 +116,4 @@ def _patient_codes(patient_ids: np.ndarray | None) -> Tensor | None:
     if patient_ids is None:
         return None
     ids = np.asarray(patient_ids)
-    _, codes = np.unique(ids.astype(str), return_inverse=True)
-    return torch.from_numpy(codes.reshape(-1).astype(np.int64))
+    return torch.from_numpy(group_codes(len(ids), ids).astype(np.int64))

@@ -86,7 +86,7 @@ def test_pipelines_never_modify_their_input(strength):
         before = x.clone()
         out = pipeline(x, FS, torch.Generator().manual_seed(0))
         assert torch.equal(x, before)
-        assert not torch.equal(out[..., : min(out.shape[-1], 1000)], x[..., : out.shape[-1]])
+        assert not torch.equal(out, x[..., : out.shape[-1]])  # the views are augmented
 
 
 def test_a_view_of_the_input_is_not_written_into():
