@@ -54,6 +54,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="encoder name or JSON spec, e.g. '{\"name\": \"resnet1d\", \"width\": 16}' "
                    "(default: the method's)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=None, help="training epochs")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training budget in optimisation steps (replaces --epochs; schedules "
+                   "are laid out over the steps)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=None, help="records per step")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     fracs = fractions(args.label_fractions)
     plot_path = _plot_path(args)
     overrides = parse_sets(args.set)
-    for key in ("epochs", "batch_size", "lr"):
+    for key in ("epochs", "steps", "batch_size", "lr"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.out is not None:
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - t0) / 60
     last = result.history[-1]
     print(
-        f"pretrained {args.method} for {len(result.history)} epochs in {minutes:.1f} min "
+        f"pretrained {args.method} for {last.get('step', 0)} steps ({len(result.history)} "
+        f"epochs) in {minutes:.1f} min "
         f"(final loss {last['loss']:.4f}, {last['samples_per_s']:.0f} samples/s)"
     )
     if plot_path is not None:

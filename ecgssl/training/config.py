@@ -19,7 +19,11 @@ class PretrainConfig:
     """Settings of the shared training loop (identical for every SSL method).
 
     Attributes:
-        epochs: Passes over the training records.
+        epochs: Passes over the training records (ignored when ``steps`` is set).
+        steps: Total optimisation steps (``None``: ``epochs`` x steps per epoch). A budget in
+            steps means the same on 200 records and on 200,000: the learning-rate warm-up and
+            cosine decay and the EMA momentum schedule are laid out over these steps and reach
+            their end values at the last one; the last epoch is cut short where needed.
         batch_size: Records per step (two views each). In a distributed (torchrun) run this
             is the *global* batch, split evenly over the processes, so results do not depend
             on the number of processes (see ``docs/distributed.md``).
@@ -29,6 +33,7 @@ class PretrainConfig:
             or ``"sgd"``.
         momentum: SGD/LARS momentum.
         warmup_epochs: Linear warm-up length, in epochs (fractions allowed).
+        warmup_steps: Linear warm-up length in steps; when set it replaces ``warmup_epochs``.
         min_lr_ratio: Final learning rate of the cosine schedule, as a fraction of ``lr``.
         grad_clip: Clip the global gradient norm to this value (``None`` or 0: no clipping).
         amp: Mixed precision on CUDA (``"auto"``: on for CUDA, off on CPU; bool to force).
@@ -63,12 +68,14 @@ class PretrainConfig:
     """
 
     epochs: int = 40
+    steps: int | None = None
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
     optimizer: str = "adamw"
     momentum: float = 0.9
     warmup_epochs: float = 2.0
+    warmup_steps: int | None = None
     min_lr_ratio: float = 0.01
     grad_clip: float | None = 3.0
     amp: bool | str = "auto"
@@ -118,6 +125,10 @@ class PretrainConfig:
 
         positive_int("epochs")
         positive_int("batch_size")
+        if self.steps is not None:
+            positive_int("steps")
+        if self.warmup_steps is not None:
+            positive_int("warmup_steps", 0)
         positive_int("checkpoint_every")
         if self.checkpoint_every_steps is not None:
             positive_int("checkpoint_every_steps")
@@ -157,6 +168,22 @@ class PretrainConfig:
             raise ValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
         if self.resume == "auto" and self.checkpoint_dir is None:
             raise ValueError("resume='auto' needs a checkpoint_dir to look in")
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimisation steps of the run for ``steps_per_epoch`` batches per epoch."""
+        return self.steps if self.steps is not None else self.epochs * steps_per_epoch
+
+    def n_epochs(self, steps_per_epoch: int) -> int:
+        """Epochs the run starts (the last one possibly cut short at ``steps``)."""
+        return math.ceil(self.total_steps(steps_per_epoch) / steps_per_epoch)
+
+    def n_warmup_steps(self, steps_per_epoch: int) -> int:
+        """Warm-up steps: ``warmup_steps``, else ``warmup_epochs`` x steps per epoch; never
+        the whole run."""
+        w = self.warmup_steps
+        if w is None:
+            w = round(self.warmup_epochs * steps_per_epoch)
+        return min(w, max(0, self.total_steps(steps_per_epoch) - 1))
 
     @classmethod
     def field_names(cls) -> set[str]:

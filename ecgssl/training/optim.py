@@ -110,12 +110,16 @@ def build_optimizer(model: nn.Module, params: list[nn.Parameter], cfg: PretrainC
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, min_ratio: float) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up to 1, then cosine decay to ``min_ratio`` at the end."""
+    """LR multiplier of (0-based) ``step``: linear warm-up that reaches 1 at step
+    ``warmup_steps - 1``, then cosine decay that reaches ``min_ratio`` at the last step,
+    ``total_steps - 1``."""
 
     def factor(step: int) -> float:
         if warmup_steps > 0 and step < warmup_steps:
             return (step + 1) / warmup_steps
-        span = max(1, total_steps - warmup_steps)
+        span = total_steps - 1 - warmup_steps
+        if span <= 0:  # only the last step follows the warm-up
+            return min_ratio
         progress = min(1.0, (step - warmup_steps) / span)
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 

@@ -71,7 +71,7 @@ from ecgssl.validation import STANDARD_LEADS, check_signal
 __all__ = ["NonFiniteLossError", "PretrainResult", "Pretrainer"]
 
 #: Settings that change the training trajectory; a resume that changes them is warned about.
-_TRAJECTORY = ("epochs", "batch_size", "lr", "weight_decay", "optimizer", "momentum",
+_TRAJECTORY = ("epochs", "steps", "warmup_steps", "batch_size", "lr", "weight_decay", "optimizer", "momentum",
                "warmup_epochs", "min_lr_ratio", "grad_clip", "amp", "seed", "drop_last",
                "nan_policy", "sync_batchnorm")  # fmt: skip
 
@@ -417,8 +417,9 @@ class Pretrainer:
         base_lrs = [g["lr"] for g in optimizer.param_groups]
         aug_gen = torch.Generator(device=device).manual_seed(_augment_seed(cfg.seed, rk))
         torch.manual_seed(cfg.seed)
-        total = steps_per_epoch * cfg.epochs
-        warmup = round(cfg.warmup_epochs * steps_per_epoch)
+        total = cfg.total_steps(steps_per_epoch)
+        n_epochs = cfg.n_epochs(steps_per_epoch)
+        warmup = cfg.n_warmup_steps(steps_per_epoch)
         lr_factor = warmup_cosine(total, warmup, cfg.min_lr_ratio)
         schedule = {"name": "warmup_cosine", "total_steps": total, "warmup_steps": warmup,
                     "min_lr_ratio": cfg.min_lr_ratio, "base_lrs": base_lrs}  # fmt: skip
@@ -465,17 +466,20 @@ class Pretrainer:
         checked = False
         probe: Tensor | None = None  # fixed records for the representation-health statistics
         warned_collapse = False
-        for epoch in range(p.epoch, cfg.epochs):
+        for epoch in range(p.epoch, n_epochs):
             method.train()
             batches.set_epoch(epoch)
             if p.batch_in_epoch == 0:
                 p.epoch_rng = batches.get_state()
                 p.sums, p.n_seen, p.n_steps, p.seconds = {}, 0, 0, 0.0
             t0 = time.perf_counter()
-            bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=steps_per_epoch,
+            in_epoch = min(steps_per_epoch, total - epoch * steps_per_epoch)  # last: maybe cut
+            bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=in_epoch,
                        initial=p.batch_in_epoch, desc=f"{method.name} epoch {epoch + 1}/"
-                       f"{cfg.epochs}", disable=not (cfg.progress and main), leave=False)  # fmt: skip
+                       f"{n_epochs}", disable=not (cfg.progress and main), leave=False)  # fmt: skip
             for x, patient_ids in bar:
+                if p.batch_in_epoch >= in_epoch:  # the step budget ends inside this epoch
+                    break
                 x = x.to(device, non_blocking=True)
                 step_kwargs = (
                     {"patient_ids": patient_ids.to(device)}
@@ -530,13 +534,14 @@ class Pretrainer:
                     )
                 p.step += 1
                 p.batch_in_epoch += 1
-                if every_steps and p.step % every_steps == 0 and p.batch_in_epoch < steps_per_epoch:
+                if every_steps and p.step % every_steps == 0 and p.batch_in_epoch < in_epoch:
                     now = time.perf_counter()
                     p.seconds, t0 = p.seconds + now - t0, now
                     save()
             p.seconds += time.perf_counter() - t0
             p.history.append({
                 "epoch": epoch + 1,
+                "step": p.step,
                 **{k: v / max(p.n_steps, 1) for k, v in p.sums.items()},
                 "lr": optimizer.param_groups[0]["lr"],
                 "momentum": p.tau if method.uses_momentum else math.nan,
@@ -555,7 +560,7 @@ class Pretrainer:
                         RuntimeWarning, stacklevel=2,
                     )  # fmt: skip
             p.epoch, p.batch_in_epoch = epoch + 1, 0
-            due = p.epoch % cfg.checkpoint_every == 0 or p.epoch == cfg.epochs
+            due = p.epoch % cfg.checkpoint_every == 0 or p.epoch == n_epochs
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
                 save()
 

@@ -1,0 +1,211 @@
+"""Real-data development protocol on the PTB-XL dev archive: pretrain, probe, pair with random init.
+
+Protocol (issue 13): pretrain on PTB-XL strat folds 1-7 (labels unused; optionally plus the
+unlabeled HCE recordings), labeled pool = folds 1-7, fold 8 for every choice, fold 9 as the
+test fold (``--report`` only). For every seed the SAME initial weights are also evaluated
+untrained ("random init"), so each row is a paired difference.
+
+Dev mode (default) never touches fold 9: the probe's C is chosen on fold 8 and the score is
+fold 8's (optimistic for both arms alike, which is what a paired ablation needs). Report mode
+chooses C on fold 8 and scores fold 9 once.
+
+Each linear-probe cell averages several label-fraction samples (``--label-seeds``), because a
+10 % sample of 1,282 records is small and its draw moves AUROC by more than most knobs do.
+
+Example (one ablation row, appended to a JSONL file)::
+
+    python benchmarks/ptbxl_dev.py --method bell --steps 600 --batch-size 128 \\
+        --set base_momentum=0.99 --tag momentum-0.99 --out benchmarks/results/ptbxl-dev-ablations/runs.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import ecgssl
+from ecgssl.augment.base import build_augmentation
+from ecgssl.augment.policies import ssl_policy
+from ecgssl.data.base import ECGDataset
+from ecgssl.evaluation.finetune import FinetuneConfig
+from ecgssl.evaluation.protocol import evaluate_fractions
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def parse_value(v: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    if v.lower() == "none":
+        return None
+    return v
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for it in items:
+        k, _, v = it.partition("=")
+        out[k.strip()] = parse_value(v.strip())
+    return out
+
+
+def load_ptbxl(path: Path, report: bool) -> ECGDataset:
+    """Folds 1-7 train, 8 val, and 9 test (report) or a second copy of fold 8 (dev)."""
+    d = np.load(path)
+    x, y, fold = d["X"].astype(np.float32), d["y"], d["strat_fold"]
+    pid = d["patient_id"].astype(str)
+    ids = d["ecg_id"].astype(str)
+    split = np.where(fold <= 7, "train", np.where(fold == 8, "val", "test"))
+    keep = fold <= 8 if not report else fold <= 9
+    x, y, split, pid, ids = x[keep], y[keep], split[keep], pid[keep], ids[keep]
+    if not report:  # the "test" split is fold 8 again: fold 9 is never read
+        v = split == "val"
+        x = np.concatenate([x, x[v]])
+        y = np.concatenate([y, y[v]])
+        pid = np.concatenate([pid, pid[v]])
+        ids = np.concatenate([ids, np.char.add(ids[v], "_dev")])
+        split = np.concatenate([split, np.full(int(v.sum()), "test")])
+    return ecgssl.load_dataset(
+        "arrays", signals=x, fs=float(d["fs"]), leads=[str(s) for s in d["leads"]], labels=y,
+        classes=[str(c) for c in d["classes"]], split=split, record_ids=ids, patient_ids=pid,
+        name="ptbxl_dev",
+    )  # fmt: skip
+
+
+def load_hce(root: Path) -> np.ndarray:
+    """HCE recordings preprocessed like the PTB-XL archive (band-pass 0.5-40 Hz, z-score per
+    lead), leads reordered to the standard order. (records, 12, 1000) float32."""
+    from scipy.signal import butter, sosfiltfilt
+
+    files = sorted((root / "HCE_processed").glob("*.npy"))
+    raw = np.stack([np.load(f).astype(np.float64) for f in files])  # (n, 1000, 12)
+    order = [0, 1, 8, 9, 10, 11, 2, 3, 4, 5, 6, 7]  # I II III aVR aVL aVF V1..V6
+    x = raw[:, :, order].transpose(0, 2, 1)
+    x = x - x.mean(axis=-1, keepdims=True)
+    sos = butter(4, [0.5, 40.0], btype="band", fs=100.0, output="sos")
+    x = sosfiltfilt(sos, x, axis=-1)
+    x = (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + 1e-8)
+    return x.astype(np.float32)
+
+
+def pretrain_set(ds: ECGDataset, hce: bool) -> ECGDataset:
+    train = ds.subset("train")
+    if not hce:
+        return train
+    extra = load_hce(SHARED / "hce")
+    x = np.concatenate([train.signals, extra])
+    return ecgssl.load_dataset(
+        "arrays", signals=x, fs=ds.fs, leads=list(ds.leads), split=["train"] * len(x),
+        name="ptbxl_train+hce",
+    )  # fmt: skip
+
+
+def probe(enc: Any, ds: ECGDataset, fractions: list[float], label_seeds: int,
+          finetune: bool, seed: int) -> dict[str, float]:  # fmt: skip
+    out: dict[str, float] = {}
+    for s in range(label_seeds):
+        res = evaluate_fractions(enc, ds, fractions, "linear", seed=s, device="cpu", n_boot=0)
+        for f, r in zip(fractions, res):
+            for key, val in (("val", r.details["val_macro_auroc"]), ("test", r.macro_auroc)):
+                out.setdefault(f"linear_{key}@{f:g}", 0.0)
+                out[f"linear_{key}@{f:g}"] += val / label_seeds
+    if finetune:
+        cfg = FinetuneConfig(seed=seed)
+        r = ecgssl.evaluate(enc, ds, protocol="finetune", label_fraction=0.1, seed=seed,
+                            device="cpu", finetune_config=cfg, n_boot=0)  # fmt: skip
+        out["finetune_val@0.1"] = r.details["val_macro_auroc"]
+        out["finetune_test@0.1"] = r.macro_auroc
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--method", default="bell")
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup-steps", type=int, default=None)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--window", type=float, default=2.5)
+    ap.add_argument("--strength", default="default")
+    ap.add_argument(
+        "--aug", default=None, help="JSON list of augmentation specs (replaces the policy)"
+    )
+    ap.add_argument("--encoder", action="append", default=[], help="encoder option key=value")
+    ap.add_argument("--set", action="append", default=[], help="method option key=value")
+    ap.add_argument("--hce", action="store_true", help="add the HCE recordings to pretraining")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--label-seeds", type=int, default=5)
+    ap.add_argument("--fractions", type=float, nargs="+", default=[0.1, 1.0])
+    ap.add_argument("--finetune", action="store_true")
+    ap.add_argument("--report", action="store_true", help="score fold 9 (test) once")
+    ap.add_argument("--data", type=Path, default=SHARED / "ptbxl_super_100hz_dev.npz")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    ds = load_ptbxl(a.data, a.report)
+    pre = pretrain_set(ds, a.hce)
+    n_pre = len(pre)
+    steps_per_epoch = n_pre // a.batch_size
+    epochs = max(1, math.ceil(a.steps / steps_per_epoch))
+    hp = parse_sets(a.set)
+    enc_opts = parse_sets(a.encoder)
+    warm = a.warmup_steps if a.warmup_steps is not None else max(1, a.steps // 20)
+    views = build_augmentation(json.loads(a.aug)) if a.aug else ssl_policy(a.window, a.strength)
+    for seed in a.seeds:
+        t0 = time.perf_counter()
+        encoder = {"name": "multibranch", **enc_opts} if enc_opts else None
+        result = ecgssl.pretrain(
+            a.method, pre, encoder, epochs=epochs, batch_size=a.batch_size, lr=a.lr,
+            weight_decay=a.weight_decay, warmup_epochs=warm / steps_per_epoch, seed=seed,
+            augmentations=views, device="cpu", progress=False,
+            health_every=max(1, epochs // 4), **hp,
+        )  # fmt: skip
+        secs = time.perf_counter() - t0
+        torch.manual_seed(seed)  # the same initial weights as the pretrained encoder
+        spec = encoder or type(result.method).default_encoder(**hp)
+        rand = ecgssl.build_encoder(spec, ds.n_leads).eval()
+        ssl_m = probe(result.encoder, ds, a.fractions, a.label_seeds, a.finetune, seed)
+        rnd_m = probe(rand, ds, a.fractions, a.label_seeds, a.finetune, seed)
+        health = {k: v for k, v in result.history[-1].items() if k.startswith("health/")}
+        row = {
+            "tag": a.tag, "method": a.method, "seed": seed, "mode": "report" if a.report else "dev",
+            "steps": epochs * steps_per_epoch, "epochs": epochs, "batch_size": a.batch_size,
+            "lr": a.lr, "window": a.window, "strength": a.strength, "aug": a.aug, "hce": a.hce,
+            "n_pretrain": n_pre, "method_options": hp, "encoder_options": enc_opts,
+            "pretrain_seconds": round(secs, 1), "final_loss": result.final_loss,
+            **{f"ssl/{k}": v for k, v in ssl_m.items()},
+            **{f"random/{k}": v for k, v in rnd_m.items()},
+            **{f"gain/{k}": ssl_m[k] - rnd_m[k] for k in ssl_m},
+            **health,
+        }  # fmt: skip
+        if not a.report:
+            row = {k: v for k, v in row.items() if "_test" not in k}  # dev: fold 8 only
+        print(json.dumps(row), flush=True)
+        if a.out:
+            a.out.parent.mkdir(parents=True, exist_ok=True)
+            with open(a.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
