@@ -5,7 +5,8 @@ Stratification of Multi-Label Data", ECML PKDD 2011: the rarest label is distrib
 each example going to the fold that most lacks that label. Here an "example" may be a whole
 patient (all of their records), so no patient ends up in two folds.
 :func:`sample_label_fraction` uses it to draw the labeled training subset of a
-label-fraction experiment, keeping every class represented where possible.
+label-fraction experiment: a plain stratified fraction by default, or with a minimum number
+of positives per class taken first (``min_positives_per_class``).
 """
 
 from __future__ import annotations
@@ -135,21 +136,42 @@ def sample_label_fraction(
     fraction: float,
     seed: int = 0,
     patient_ids: Sequence[object] | np.ndarray | None = None,
+    min_positives_per_class: int = 0,
 ) -> LabelFractionSample:
-    """A seeded, stratified ``fraction`` of the records (whole patients when given).
+    """A seeded, patient-aware, stratified ``fraction`` of the records.
 
-    One positive record (or patient) of each class is taken first, rarest class first, so
-    every class stays represented where possible; the rest of the budget
-    (``ceil(fraction * records)``) is drawn by :func:`iterative_stratification`, so label
-    frequencies follow the full set. With ``patient_ids`` (some patients having several
-    records) whole patients are drawn and the size can differ from the budget.
+    By default the budget (``ceil(fraction * records)``) is drawn by
+    :func:`iterative_stratification`, so label frequencies follow the full set: at a small
+    fraction a rare class may get no positive at all, as in any honest random subset of
+    that size (``class_counts`` and :meth:`LabelFractionSample.summary` say so). With
+    ``patient_ids`` (some patients having several records) whole patients are drawn and the
+    size can differ from the budget.
+
+    ``min_positives_per_class=k`` first takes ``k`` positive records (patients) of each
+    class, rarest class first, then draws the rest of the budget as above: a class-balanced
+    few-shot set rather than a plain fraction (the behaviour of ecgssl before 0.1, with
+    ``k=1``). Report which one a table used.
+
+    Args:
+        labels: Multi-hot labels (records, classes).
+        fraction: Fraction of records to keep, in (0, 1].
+        seed: Random seed.
+        patient_ids: Optional patient per record; whole patients are drawn.
+        min_positives_per_class: Positive records (patients) per class taken first
+            (0: none, the default).
 
     Raises:
-        ValueError: ``fraction`` outside (0, 1], or mismatched shapes.
+        ValueError: ``fraction`` outside (0, 1], a negative ``min_positives_per_class``,
+            or mismatched shapes.
     """
     check_in_range(fraction, "label_fraction", 0.0, 1.0)
     if fraction <= 0:
         raise ValueError(f"label_fraction must be in (0, 1], got {fraction}")
+    if (isinstance(min_positives_per_class, bool) or not isinstance(min_positives_per_class, int)
+            or min_positives_per_class < 0):  # fmt: skip
+        raise ValueError(
+            f"min_positives_per_class must be an integer >= 0, got {min_positives_per_class!r}"
+        )
     y = np.asarray(labels) > 0
     if y.ndim != 2:
         raise ValueError(f"labels must be (records, classes), got shape {y.shape}")
@@ -159,7 +181,8 @@ def sample_label_fraction(
     if fraction >= 1.0:
         idx = np.arange(n)
     else:
-        idx = _draw(y, gid, n_groups, max(1, math.ceil(fraction * n)), seed)
+        budget = max(1, math.ceil(fraction * n))
+        idx = _draw(y, gid, n_groups, budget, seed, min_positives_per_class)
     return LabelFractionSample(
         indices=idx, fraction=float(fraction), n_total=n,
         n_patients=None if patient_ids is None else len(np.unique(gid[idx])),
@@ -167,7 +190,9 @@ def sample_label_fraction(
     )  # fmt: skip
 
 
-def _draw(y: np.ndarray, gid: np.ndarray, n_groups: int, budget: int, seed: int) -> np.ndarray:
+def _draw(
+    y: np.ndarray, gid: np.ndarray, n_groups: int, budget: int, seed: int, min_pos: int
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = np.zeros((n_groups, y.shape[1]))
     np.add.at(counts, gid, y)
@@ -176,12 +201,14 @@ def _draw(y: np.ndarray, gid: np.ndarray, n_groups: int, budget: int, seed: int)
     order = rng.permutation(n_groups)
     chosen = np.zeros(n_groups, dtype=bool)
     taken = 0
-    for c in np.argsort(counts.sum(axis=0), kind="stable"):  # rarest class first
-        if taken >= budget or counts[:, c].sum() == 0 or counts[chosen, c].any():
-            continue
-        g = order[counts[order, c] > 0][0]
-        chosen[g] = True
-        taken += sizes[g]
+    if min_pos > 0:
+        for c in np.argsort(counts.sum(axis=0), kind="stable"):  # rarest class first
+            for g in order[counts[order, c] > 0]:
+                if taken >= budget or (counts[chosen, c] > 0).sum() >= min_pos:
+                    break
+                if not chosen[g]:
+                    chosen[g] = True
+                    taken += sizes[g]
     seeds = chosen.copy()
     rest = np.flatnonzero(~chosen)
     left = budget - taken
@@ -208,9 +235,9 @@ def label_fraction_indices(
     fraction: float,
     seed: int = 0,
     patient_ids: Sequence[object] | np.ndarray | None = None,
+    min_positives_per_class: int = 0,
 ) -> np.ndarray:
-    """Indices of a seeded, stratified ``fraction`` of the records, every class kept where
-    possible; with ``patient_ids``, whole patients are drawn.
+    """Indices of a seeded, patient-aware, stratified ``fraction`` of the records.
 
     The sorted indices of :func:`sample_label_fraction`'s subset, deterministic for a given
     seed.
@@ -219,9 +246,13 @@ def label_fraction_indices(
         labels: Multi-hot labels (records, classes).
         fraction: Fraction of records to keep, in (0, 1].
         seed: Random seed.
-        patient_ids: Optional patient per record.
+        patient_ids: Optional patient per record; whole patients are drawn.
+        min_positives_per_class: Positive records (patients) per class taken first; 0 (the
+            default) draws a plain stratified fraction, where a rare class may be absent.
 
     Raises:
         ValueError: ``fraction`` outside (0, 1].
     """
-    return sample_label_fraction(labels, fraction, seed, patient_ids).indices
+    return sample_label_fraction(
+        labels, fraction, seed, patient_ids, min_positives_per_class
+    ).indices

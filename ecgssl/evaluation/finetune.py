@@ -36,8 +36,9 @@ class FinetuneConfig:
         encoder_lr_ratio: Encoder learning rate as a fraction of ``lr`` (0.1 for fine-tuning a
             pretrained encoder, 1.0 when training from scratch, 0 to freeze it).
         weight_decay: AdamW weight decay.
-        patience: Stop after this many epochs without a better validation macro AUROC; the
-            best epoch's weights are restored.
+        patience: Stop after this many epochs without a better validation macro AUROC (or,
+            where it is undefined on the validation split, a lower validation loss; never
+            the training loss); the best epoch's weights are restored.
         seed: Seed of the head's initialisation and the batch order.
     """
 
@@ -69,9 +70,10 @@ class FinetuneResult:
     Attributes:
         encoder: The fine-tuned copy of the encoder (the input encoder is left untouched).
         head: The linear classification head.
-        best_epoch: Epoch (1-based) whose weights were kept.
+        best_epoch: Epoch (1-based) whose weights were kept (0: none improved on the
+            initial weights, which are kept).
         val_macro_auroc: Validation macro AUROC at ``best_epoch``.
-        history: Per-epoch training loss and validation macro AUROC.
+        history: Per-epoch training loss, validation macro AUROC and validation loss.
     """
 
     encoder: Encoder
@@ -106,8 +108,14 @@ def _val_auroc(y: np.ndarray, s: np.ndarray) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             return macro_auroc(y, s)
-        except ValueError:  # validation split too small to score: fall back to the loss
+        except ValueError:  # validation split too small to score: fall back to its loss
             return float("nan")
+
+
+def _loss(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    return F.cross_entropy(logits, y.argmax(dim=1))
 
 
 def finetune(
@@ -139,6 +147,12 @@ def finetune(
     y_tr = torch.as_tensor(np.asarray(train[1]), dtype=torch.float32)
     if x_tr.shape[0] != y_tr.shape[0] or x_tr.shape[0] == 0:
         raise ValueError(f"{x_tr.shape[0]} training records for {y_tr.shape[0]} label rows")
+    y_val = np.asarray(val[1], dtype=np.float32)
+    if len(y_val) == 0 or len(y_val) != len(val[0]):
+        raise ValueError(
+            f"early stopping needs a validation split: got {len(val[0])} validation records "
+            f"for {len(y_val)} label rows"
+        )
     torch.manual_seed(cfg.seed)
     model = copy.deepcopy(encoder).to(dev)
     head = nn.Linear(model.output_dim, y_tr.shape[1]).to(dev)
@@ -163,21 +177,20 @@ def finetune(
         for s in range(0, n - (1 if n % bs == 1 and n > 1 else 0), bs):
             idx = perm[s : s + bs]
             xb, yb = x_tr[idx].to(dev), y_tr[idx].to(dev)
-            logits = head(model(xb))
-            loss = (
-                F.binary_cross_entropy_with_logits(logits, yb)
-                if multilabel
-                else F.cross_entropy(logits, yb.argmax(dim=1))
-            )
+            loss = _loss(head(model(xb)), yb, multilabel)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * idx.numel()
         val_scores = _scores(model, head, val[0], 256)
-        auc = _val_auroc(np.asarray(val[1]), val_scores)
-        history.append({"epoch": epoch, "loss": total / n, "val_macro_auroc": auc})
-        score = auc if math.isfinite(auc) else -total / n
-        if score > best[0]:
+        auc = _val_auroc(y_val, val_scores)
+        val_loss = float(_loss(torch.from_numpy(val_scores), torch.from_numpy(y_val), multilabel))
+        history.append({"epoch": epoch, "loss": total / n, "val_macro_auroc": auc,
+                        "val_loss": val_loss})  # fmt: skip
+        # Early stopping only ever looks at validation: its macro AUROC, or its loss when
+        # the AUROC is undefined there (no class with positives and negatives).
+        score = auc if math.isfinite(auc) else -val_loss
+        if math.isfinite(score) and score > best[0]:
             best = (
                 score,
                 epoch,
@@ -196,6 +209,6 @@ def finetune(
         encoder=model,
         head=head,
         best_epoch=best[1],
-        val_macro_auroc=history[best[1] - 1]["val_macro_auroc"],
+        val_macro_auroc=history[best[1] - 1]["val_macro_auroc"] if best[1] else math.nan,
         history=history,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,9 @@ class LinearProbe:
     """One-vs-rest L2 logistic regression (L-BFGS) on standardised embeddings.
 
     The inverse regularisation ``C`` is chosen from ``Cs`` by macro AUROC on the validation
-    split, then the probe is evaluated once on the test split.
+    split (``val_macro_auroc``, computed also when there is a single candidate; NaN when the
+    validation split has no class with positives and negatives, in which case the first
+    ``C`` is kept), then the probe is evaluated once on the test split.
 
     Args:
         Cs: Candidate inverse regularisation strengths.
@@ -51,20 +54,26 @@ class LinearProbe:
         y_train = np.asarray(y_train)
         self.scaler_ = StandardScaler().fit(x_train)
         xtr, xva = self.scaler_.transform(x_train), self.scaler_.transform(x_val)
-        best_c, best_auc, best_models = self.Cs[0], -np.inf, None
+        best_c, best_auc, best_models = self.Cs[0], math.nan, None
         for C in self.Cs:
             models = self._fit(xtr, y_train, C)
-            if len(self.Cs) == 1:
-                best_models = models
-                break
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                auc = macro_auroc(np.asarray(y_val), self._predict(models, xva))
-            if auc > best_auc:
+            auc = self._val_auroc(np.asarray(y_val), self._predict(models, xva))
+            better = math.isfinite(auc) and not (math.isfinite(best_auc) and auc <= best_auc)
+            if best_models is None or better:
                 best_c, best_auc, best_models = C, auc, models
         assert best_models is not None
         self.C, self.val_macro_auroc, self.models_ = best_c, float(best_auc), best_models
         return self
+
+    @staticmethod
+    def _val_auroc(y: np.ndarray, scores: np.ndarray) -> float:
+        """Validation macro AUROC; NaN when no class has positives and negatives there."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                return macro_auroc(y, scores)
+            except ValueError:
+                return math.nan
 
     def _fit(self, x: np.ndarray, y: np.ndarray, C: float) -> list[LogisticRegression | float]:
         models: list[LogisticRegression | float] = []

@@ -137,10 +137,14 @@ def bootstrap_ci(
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of ``metric`` over test records.
+    """Percentile bootstrap confidence interval of a per-class macro ``metric`` over test
+    records.
 
-    Resamples records with replacement ``n_boot`` times; resamples on which the metric is
-    undefined (e.g. a class loses all its positives) are dropped.
+    Resamples records with replacement ``n_boot`` times. Every resample is scored on the
+    same class set: the classes with positives and negatives in the full ``y_true`` (only
+    their columns are passed to ``metric``), and a resample in which one of them loses all
+    its positives (or negatives) is dropped, rather than averaged over fewer classes. So
+    the interval is about the same quantity as the point estimate.
 
     Returns:
         ``(low, high)``; ``(nan, nan)`` when no resample gives a defined value.
@@ -150,13 +154,17 @@ def bootstrap_ci(
         raise ValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
     n = y_true.shape[0]
+    cols = np.flatnonzero(_scorable(y_true))
     values = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for _ in range(int(n_boot)):
             idx = rng.integers(0, n, n)
+            yt = y_true[idx][:, cols]
+            if not len(cols) or not _scorable(yt).all():
+                continue  # a class lost its positives or negatives: another class set
             try:
-                values.append(metric(y_true[idx], y_score[idx]))
+                values.append(metric(yt, y_score[idx][:, cols]))
             except ValueError:
                 continue
     if not values:

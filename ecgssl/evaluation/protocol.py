@@ -24,7 +24,7 @@ from ecgssl.evaluation.metrics import (
     f1_at_thresholds,
     macro_auroc,
 )
-from ecgssl.evaluation.sampling import label_fraction_indices
+from ecgssl.data.sampling import sample_label_fraction
 
 __all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder", "evaluate_fractions"]
 
@@ -41,10 +41,13 @@ class EvaluationResult:
             (per-class thresholds chosen on validation), per-class ``auroc/<class>`` and, for
             single-label tasks, ``accuracy``.
         protocol: The protocol used.
-        label_fraction: Fraction of training labels used.
-        n_train: Labeled training records used.
+        label_fraction: Fraction of training labels requested.
+        n_train: Labeled training records actually used (report it next to the fraction:
+            with patient-aware sampling it can differ from ``fraction * records``).
         n_test: Test records scored.
-        details: Protocol-specific facts (chosen regularisation, validation score...).
+        details: Protocol-specific facts (chosen regularisation, validation score...) and the
+            label sample's ``min_positives_per_class``, ``n_train_patients`` and
+            ``classes_without_positive``.
     """
 
     metrics: dict[str, float]
@@ -77,6 +80,7 @@ def evaluate_encoder(
     window_seconds: float | None = None,
     window_stride: float | None = None,
     aggregate: str = "max",
+    min_positives_per_class: int = 0,
 ) -> EvaluationResult:
     """Evaluate an encoder on ``dataset`` (needs labels and train/val/test splits).
 
@@ -90,9 +94,10 @@ def evaluate_encoder(
             validation), ``"knn"`` (cosine k-nearest neighbours on frozen embeddings) or
             ``"finetune"`` (encoder + linear head trained end to end, early-stopped on
             validation).
-        label_fraction: Fraction of training labels to use, in (0, 1]: a stratified sample
-            (:func:`ecgssl.data.sampling.sample_label_fraction`), of whole patients when the
-            dataset has patient ids.
+        label_fraction: Fraction of training labels to use, in (0, 1]: a plain stratified
+            sample (:func:`ecgssl.data.sampling.sample_label_fraction`), of whole patients
+            when the dataset has patient ids; at a small fraction a rare class may have no
+            positive. ``EvaluationResult.n_train`` is the number of labeled records used.
         seed: Seed of the label-fraction sample (and of fine-tuning).
         device: Device for the embeddings / fine-tuning.
         batch_size: Records per forward pass when embedding.
@@ -107,10 +112,14 @@ def evaluate_encoder(
             records are scored by aggregating their windows' scores. ``None``: whole records.
         window_stride: Step between windows in seconds (default: half a window, e.g. 1.25 s).
         aggregate: How window scores make a record score: ``"max"`` or ``"mean"``.
+        min_positives_per_class: Take this many positive records (patients) of each class
+            into the label-fraction sample first: a class-balanced few-shot set instead of
+            a plain fraction (0, the default: none). Recorded in ``details``.
     """
     return evaluate_fractions(
         encoder, dataset, (label_fraction,), protocol, seed, device, batch_size,
         finetune_config, knn_k, n_boot, allow_leakage, window_seconds, window_stride, aggregate,
+        min_positives_per_class,
     )[0]  # fmt: skip
 
 
@@ -129,6 +138,7 @@ def evaluate_fractions(
     window_seconds: float | None = None,
     window_stride: float | None = None,
     aggregate: str = "max",
+    min_positives_per_class: int = 0,
 ) -> list[EvaluationResult]:
     """:func:`evaluate_encoder` at several label fractions, embedding every record once
     (frozen-embedding protocols). Arguments as in :func:`evaluate_encoder`."""
@@ -149,7 +159,9 @@ def evaluate_fractions(
     train_all = parts["train"]
     assert train_all.labels is not None
     samples = [
-        label_fraction_indices(train_all.labels, f, seed, train_all.patient_ids)
+        sample_label_fraction(
+            train_all.labels, f, seed, train_all.patient_ids, min_positives_per_class
+        )
         for f in label_fractions
     ]
     labels = {s: np.asarray(parts[s].labels) for s in ("train", "val", "test")}
@@ -162,8 +174,16 @@ def evaluate_fractions(
                 x, n_win = _cut_windows(x, *windows)
             feats[s] = embed(encoder, x, batch_size=batch_size, device=device)
     results = []
-    for fraction, idx in zip(label_fractions, samples):
-        details: dict[str, Any] = {"leaked_test_records": leaked}
+    for fraction, sample in zip(label_fractions, samples):
+        idx = sample.indices
+        details: dict[str, Any] = {
+            "leaked_test_records": leaked,
+            "min_positives_per_class": min_positives_per_class,
+            "n_train_patients": sample.n_patients,
+            "classes_without_positive": [
+                c for c, k in zip(dataset.classes, sample.class_counts) if k == 0
+            ],
+        }
         y_train = labels["train"][idx]
         if protocol == "finetune":
             cfg = finetune_config or FinetuneConfig(seed=seed)

@@ -1,4 +1,4 @@
-"""Seeded label-fraction sampling that keeps every class represented.
+"""Seeded, patient-aware, stratified label-fraction sampling.
 
 The sampler lives in :mod:`ecgssl.data.sampling` (iterative stratification, patient-aware);
 this module keeps the evaluation-side entry point.

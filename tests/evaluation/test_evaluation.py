@@ -50,7 +50,8 @@ def test_label_fraction_sampler(fraction):
     idx = label_fraction_indices(y, fraction, seed=1)
     assert len(idx) == int(np.ceil(fraction * 500))
     assert len(np.unique(idx)) == len(idx)
-    assert (y[idx].sum(0) > 0).all(), "every class keeps at least one positive"
+    forced = label_fraction_indices(y, fraction, seed=1, min_positives_per_class=1)
+    assert (y[forced].sum(0) > 0).all(), "every class keeps at least one positive"
     np.testing.assert_array_equal(idx, label_fraction_indices(y, fraction, seed=1))
     if fraction < 1:
         assert not np.array_equal(idx, label_fraction_indices(y, fraction, seed=2))
@@ -71,6 +72,21 @@ def test_linear_probe_learns_a_separable_task():
                                      classes=list("abcd"))  # fmt: skip
     assert res.metrics["macro_auroc"] > 0.95
     assert res.C in LinearProbe().Cs
+
+
+def test_linear_probe_reports_validation_auroc_with_a_single_c():
+    rng = np.random.default_rng(0)
+    y = multilabel(n=300)
+    x = np.concatenate([y * 2.0 + rng.normal(0, 0.5, y.shape), rng.normal(size=(300, 10))], 1)
+    probe = LinearProbe(Cs=(0.1,)).fit(x[:200], y[:200], x[200:], y[200:])
+    assert np.isfinite(probe.val_macro_auroc) and probe.C == 0.1
+    assert probe.val_macro_auroc == pytest.approx(
+        macro_auroc(y[200:], probe.decision_function(x[200:]))
+    )
+    several = LinearProbe().fit(x[:200], y[:200], x[200:], y[200:])
+    assert several.val_macro_auroc == pytest.approx(
+        macro_auroc(y[200:], several.decision_function(x[200:]))
+    )
 
 
 def _toy_dataset(n: int = 90) -> ECGDataset:
@@ -107,3 +123,25 @@ def test_embed_shapes_and_errors():
         embed(enc, x, device="cpu")
     with pytest.raises(ValueError, match="leads"):
         evaluate_encoder(ENCODERS.build("multibranch", n_leads=3), _toy_dataset(), device="cpu")
+
+
+def test_label_fractions_are_plain_by_default_and_reported():
+    """The default sample is a plain stratified fraction (a rare class may be missing, and
+    details say which); ``min_positives_per_class=1`` forces one positive per class."""
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.zeros((n, 3), dtype=np.float32)
+    y[:, 0] = (np.arange(n) // 4) % 2
+    y[:, 1] = 1 - y[:, 0]
+    y[rng.choice(np.flatnonzero(np.arange(n) % 4 == 0), 4, replace=False), 2] = 1
+    x = rng.normal(size=(n, 2, 100)).astype(np.float32) + y[:, :2, None]
+    split = np.array(["train", "train", "val", "test"])[np.arange(n) % 4]
+    ds = ECGDataset(x, 100.0, ("I", "II"), y, ("a", "b", "rare"), split)
+    torch.manual_seed(0)
+    enc = ENCODERS.build("multibranch", n_leads=2, per_lead_dim=8, width=4)
+    plain = evaluate_encoder(enc, ds, label_fraction=0.02, device="cpu", n_boot=0)
+    assert plain.n_train == 4 and plain.details["min_positives_per_class"] == 0
+    assert plain.details["classes_without_positive"] == ["rare"]
+    forced = evaluate_encoder(enc, ds, label_fraction=0.02, device="cpu", n_boot=0,
+                              min_positives_per_class=1)  # fmt: skip
+    assert forced.n_train == 4 and forced.details["classes_without_positive"] == []

@@ -75,6 +75,48 @@ def test_bootstrap_interval_brackets_the_estimate():
     assert lo < point < hi and hi - lo < 0.2
 
 
+def test_bootstrap_scores_every_resample_on_the_same_classes():
+    """A resample in which a rare class loses its positives is dropped, not averaged over
+    the remaining classes (reference: an explicit loop with the same random draws)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    y = np.zeros((n, 3), dtype=int)
+    y[:, 0] = rng.random(n) < 0.5
+    y[:, 1] = rng.random(n) < 0.5
+    y[[5, 17], 2] = 1  # rare class: 2 of 40, perfectly ranked
+    s = rng.normal(size=(n, 3))
+    s[:, 2] = y[:, 2] * 5.0
+    lo, hi = bootstrap_ci(macro_auroc, y, s, n_boot=300, seed=7)
+    draws, values = np.random.default_rng(7), []
+    for _ in range(300):
+        idx = draws.integers(0, n, n)
+        pos = y[idx].sum(0)
+        if ((pos > 0) & (pos < n)).all():
+            values.append(np.mean([roc_auc_score(y[idx, c], s[idx, c]) for c in range(3)]))
+    assert 150 < len(values) < 290  # some resamples lose the rare class
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
+
+
+def test_finetune_early_stops_on_validation_loss_when_auroc_is_undefined():
+    """Validation labels with no negatives make its AUROC undefined: the fallback is the
+    validation loss, never the training loss. Training pushes every logit up (all-positive
+    training labels) while validation is all-negative, so the validation loss is best after
+    the first epoch even though the training loss keeps falling."""
+    ds = toy()
+    enc = ecgssl.build_encoder(TINY, 3)
+    tr, va = ds.subset("train"), ds.subset("val")
+    res = finetune(enc, (tr.signals, np.ones((len(tr), 2), np.float32)),
+                   (va.signals, np.zeros((len(va), 2), np.float32)),
+                   config=FinetuneConfig(epochs=4, lr=1e-2, patience=10), device="cpu")  # fmt: skip
+    losses = [h["loss"] for h in res.history]
+    val_losses = [h["val_loss"] for h in res.history]
+    assert losses[-1] < losses[0] and len(res.history) == 4
+    assert res.best_epoch == 1 + int(np.argmin(val_losses)) == 1
+    assert np.isnan(res.val_macro_auroc)
+    with pytest.raises(ValueError, match="validation"):
+        finetune(enc, (tr.signals, tr.labels), (va.signals[:0], va.labels[:0]), device="cpu")
+
+
 def test_finetune_learns_and_leaves_the_encoder_alone():
     ds = toy()
     enc = ecgssl.build_encoder(TINY, 3)
