@@ -102,6 +102,9 @@ class CompareConfig:
             protocol (early-stopped on validation).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         n_boot: Bootstrap resamples for the test-set confidence intervals.
+        min_positives_per_class: Positive training records (patients) of each class taken
+            into every label-fraction sample first (0, the default: a plain stratified
+            fraction; 1 reproduces the class-balanced samples of earlier ecgssl versions).
     """
 
     methods: Sequence[str] = ("bell", "byol", "simclr", "supervised", "random_init")
@@ -117,6 +120,7 @@ class CompareConfig:
     finetune_epochs: int = 30
     device: str = "auto"
     n_boot: int = 200
+    min_positives_per_class: int = 0
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -139,22 +143,32 @@ class CompareConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not self.window_seconds > 0:
             raise ValueError(f"window_seconds must be > 0, got {self.window_seconds}")
+        v = self.min_positives_per_class
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"min_positives_per_class must be an integer >= 0, got {v!r}")
 
 
 #: Settings that every row of one results folder must share: resuming with another value would
 #: silently mix budgets in one table. Methods, fractions and seeds may be extended.
 BUDGET_FIELDS = ("protocol", "encoder", "epochs", "batch_size", "lr", "window_seconds",
-                 "augmentation", "finetune_epochs", "n_boot")  # fmt: skip
+                 "augmentation", "finetune_epochs", "n_boot", "min_positives_per_class",
+                 "pretrain_data")  # fmt: skip
+#: The value a field had in results folders written before it existed.
+_LEGACY = {"min_positives_per_class": 1, "pretrain_data": None}
 
 
-def _write_config(path: Path, cfg: CompareConfig, resuming: bool) -> None:
+def _write_config(
+    path: Path, cfg: CompareConfig, resuming: bool, pretrain_data: str | None = None
+) -> None:
     """Write ``config.json``; when resuming, refuse a different budget and merge the lists."""
     new = json.loads(json.dumps(asdict(cfg), default=list))
+    new["pretrain_data"] = pretrain_data
     if resuming and path.exists():
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise ValueError(f"cannot read {path} to check the earlier runs' budget: {e}") from e
+        old = {**_LEGACY, **old}
         diff = {k: (old[k], new[k]) for k in BUDGET_FIELDS if k in old and old[k] != new[k]}
         if diff:
             what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
@@ -277,17 +291,23 @@ def run_comparison(
     out_dir: str | Path = "benchmarks/results/synthetic",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    pretrain_data: ECGDataset | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) the comparison and write ``results.csv``, ``results.md``, ``results.png``.
 
     Args:
         dataset: A labeled dataset with train/val/test splits; pretraining uses its train
-            split, labels only through the label-fraction samples.
+            split (unless ``pretrain_data`` is given), labels only through the
+            label-fraction samples.
         config: Methods, fractions, seeds and the shared budget.
         out_dir: Output folder (created); finished cells already in its ``results.csv`` are
             skipped and pretrained encoders are reloaded from ``encoders/``.
         progress: Show pretraining progress bars.
         log: Where one line per finished cell goes.
+        pretrain_data: Another (unlabeled) dataset to pretrain every SSL method on, e.g.
+            PTB-XL's train folds plus HCE from :func:`ecgssl.data.combine_datasets`; its
+            train split is used. Evaluation stays on ``dataset``, and the leakage guard
+            refuses a test split that shares records or patients with it.
 
     Returns:
         Every row of ``results.csv`` (previous and new).
@@ -300,8 +320,15 @@ def run_comparison(
     csv_path = out / "results.csv"
     rows = load_results(csv_path)
     done = {_cell_key(r) for r in rows}
-    _write_config(out / "config.json", cfg, resuming=bool(rows))
-    _warn_if_few_steps(dataset, cfg, log)
+    pre_ds = pretrain_data if pretrain_data is not None else dataset
+    if pre_ds.n_leads != dataset.n_leads or not math.isclose(pre_ds.fs, dataset.fs):
+        raise ValueError(
+            f"pretrain_data {pre_ds.name!r} ({pre_ds.n_leads} leads at {pre_ds.fs:g} Hz) does "
+            f"not match {dataset.name!r} ({dataset.n_leads} leads at {dataset.fs:g} Hz)"
+        )
+    _write_config(out / "config.json", cfg, resuming=bool(rows),
+                  pretrain_data=None if pretrain_data is None else pretrain_data.name)  # fmt: skip
+    _warn_if_few_steps(pre_ds, cfg, log)
     for label in cfg.methods:
         name, options = parse_method(label)
         protocol = "finetune" if name == "supervised" else cfg.protocol
@@ -317,7 +344,7 @@ def run_comparison(
                 encoder = _random_encoder(cfg, dataset.n_leads, 10_000 + int(seed))
             else:
                 encoder, pre_s = _pretrained_encoder(
-                    cfg, label, name, options, dataset, int(seed), out, progress
+                    cfg, label, name, options, pre_ds, int(seed), out, progress
                 )
             t0 = time.perf_counter()
             finetune_cfg = (
@@ -327,8 +354,8 @@ def run_comparison(
             )
             results: list[EvaluationResult] = evaluate_fractions(
                 encoder, dataset, todo, protocol, seed=int(seed), device=cfg.device,
-                finetune_config=finetune_cfg,
-                n_boot=cfg.n_boot,
+                finetune_config=finetune_cfg, n_boot=cfg.n_boot,
+                min_positives_per_class=cfg.min_positives_per_class,
             )  # fmt: skip
             eval_s = (time.perf_counter() - t0) / len(todo)
             for res in results:
@@ -354,7 +381,7 @@ def run_comparison(
                 )
             _write_csv(csv_path, rows)
     mine = [r for r in rows if r["dataset"] == dataset.name]
-    table = summary_table(mine, cfg)
+    table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name)
     (out / "results.md").write_text(table)
     plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
     return rows
@@ -375,23 +402,48 @@ def _method_order(rows: list[dict[str, Any]]) -> list[str]:
     return [m for m in seen if m not in BASELINES] + [m for m in seen if m in BASELINES]
 
 
-def summary_table(rows: list[dict[str, Any]], config: CompareConfig | None = None) -> str:
-    """Markdown table of macro AUROC, mean ± std over seeds, one row per method."""
+def _n_labeled(rows: list[dict[str, Any]], fraction: float) -> str:
+    """``"n = 13"`` (or ``"n = 12–14"`` where seeds drew different sizes) for a fraction."""
+    sizes = sorted({int(float(r["n_train"])) for r in rows
+                    if round(float(r["label_fraction"]), 6) == fraction and "n_train" in r})  # fmt: skip
+    if not sizes:
+        return ""
+    return f" (n = {sizes[0]})" if len(sizes) == 1 else f" (n = {sizes[0]}–{sizes[-1]})"
+
+
+def summary_table(
+    rows: list[dict[str, Any]],
+    config: CompareConfig | None = None,
+    pretrain_data: str | None = None,
+) -> str:
+    """Markdown table of macro AUROC, mean ± std over seeds, one row per method; each column
+    names its label fraction and the number of labeled training records it held."""
     cells = _aggregate(rows)
     methods = _method_order(rows)
     fractions = sorted({k[1] for k in cells})
     lines = []
     if config is not None and rows:
         params = int(float(rows[0]["encoder_params"]))
+        k = config.min_positives_per_class
+        sampling = (
+            "plain patient-aware stratified samples of the train split (a rare class may have "
+            "no positive at small fractions)" if k == 0 else
+            f"stratified samples of the train split with at least {k} positive record(s) per "
+            "class taken first (class-balanced few-shot sets, not plain fractions)"
+        )  # fmt: skip
+        source = f"`{pretrain_data}` (train split)" if pretrain_data else "its train split"
         lines.append(
             f"Macro AUROC on the `{rows[0]['dataset']}` test split, mean ± std over seeds "
-            f"{list(config.seeds)}; SSL methods: {config.epochs} epochs, batch "
-            f"{config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s crops, "
-            f"`{config.augmentation}` views, {config.protocol} protocol; encoder "
+            f"{list(config.seeds)}; SSL methods pretrained on {source}: {config.epochs} "
+            f"epochs, batch {config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s "
+            f"crops, `{config.augmentation}` views, {config.protocol} protocol; encoder "
             f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
-            f"`supervised` = the same encoder trained from scratch on the labels.\n"
+            f"`supervised` = the same encoder trained from scratch on the labels. Label "
+            f"fractions are {sampling}; n = labeled training records.\n"
         )
-    head = "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |"
+    head = (
+        "| method | " + " | ".join(f"{f:.0%} labels{_n_labeled(rows, f)}" for f in fractions) + " |"
+    )
     lines += [head, "|---|" + "---:|" * len(fractions)]
     for m in methods:
         vals = []

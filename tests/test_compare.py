@@ -100,3 +100,31 @@ def test_a_budget_of_few_steps_is_flagged(tmp_path):
         warnings.simplefilter("error")
         run_comparison(toy(), config(methods=["random_init"], label_fractions=[0.25]),
                        tmp_path / "b", progress=False, log=lines.append)  # fmt: skip
+
+
+def test_pretrain_data_sampling_semantics_and_labeled_counts(tmp_path):
+    """SSL methods pretrain on another (combined, unlabeled) set; the table names it, the
+    label-fraction semantics and each fraction's labeled-record count; an old results
+    folder (class-balanced samples) is not resumed with plain fractions."""
+    ds = toy()
+    other = ecgssl.data.combine_datasets([ds, ds], names=["a", "b"])
+    assert other.labels is None and len(other) == 2 * 32
+    cfg = config(methods=["simclr", "random_init"], label_fractions=[0.25], n_boot=0)
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        rows = run_comparison(ds, cfg, tmp_path, progress=False, log=lambda s: None,
+                              pretrain_data=other)  # fmt: skip
+    assert {r["n_train"] for r in rows} == {8}
+    md = (tmp_path / "results.md").read_text()
+    assert "25% labels (n = 8)" in md and "pretrained on `combined`" in md
+    assert "plain patient-aware stratified" in md
+    import json
+
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["pretrain_data"] == "combined" and saved["min_positives_per_class"] == 0
+    del saved["min_positives_per_class"]  # as written before the option existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="min_positives_per_class: 1 there, 0 now"):
+        run_comparison(ds, config(methods=["random_init"], label_fractions=[1.0], n_boot=0),
+                       tmp_path, progress=False, log=lambda s: None, pretrain_data=other)  # fmt: skip
+    with pytest.raises(ValueError, match="min_positives_per_class"):
+        config(min_positives_per_class=-1)

@@ -15,8 +15,11 @@ __all__ = [
     "UserError",
     "add_dataset_args",
     "apply_config",
+    "dataset_kwargs",
+    "dataset_spec",
     "fractions",
     "load_cli_dataset",
+    "load_spec_dataset",
     "load_toml",
     "parse_sets",
     "parse_spec",
@@ -165,9 +168,12 @@ def apply_config(parser: argparse.ArgumentParser, path: Path) -> None:
 # -- datasets --------------------------------------------------------------------------------
 def add_dataset_args(p: argparse.ArgumentParser, npz: bool = False) -> None:
     """``--dataset``, ``--root``, ``--task``, ``--n-records`` (and ``--npz``)."""
-    p.add_argument("--dataset", default="synthetic", help="registered dataset (default synthetic)")
+    p.add_argument("--dataset", default="synthetic",
+                   help="registered dataset (default synthetic), or a JSON spec such as "
+                   '\'{"name": "combined", "datasets": [{"name": "npz", "root": "a.npz"}, '
+                   '{"name": "hce", "root": "hce"}]}\'')  # fmt: skip
     p.add_argument("--root", type=Path, default=None,
-                   help="data folder of a real dataset (ptbxl, ludb, physionet2021...)")  # fmt: skip
+                   help="data folder (or .npz file) of a real dataset (ptbxl, ludb, hce, npz...)")  # fmt: skip
     p.add_argument("--task", default=None, help="label task of the dataset (e.g. ptbxl: rhythm)")
     p.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
@@ -178,12 +184,26 @@ def add_dataset_args(p: argparse.ArgumentParser, npz: bool = False) -> None:
                        help="arrays instead of a dataset: .npz with signals, fs, labels[, split]")  # fmt: skip
 
 
-def dataset_kwargs(args: argparse.Namespace, name: str, options: Sequence[str]) -> dict[str, Any]:
-    """Loader keyword arguments from ``--root``, ``--task``, ``--n-records`` and ``KEY=VALUE``
-    options (JSON values), checked against the loader's signature."""
+def dataset_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """``--dataset``'s loader name and the options of a JSON spec (none for a plain name)."""
+    spec = parse_spec(text, "--dataset")
+    if isinstance(spec, dict):
+        return str(spec["name"]), {k: v for k, v in spec.items() if k != "name"}
+    return str(spec), {}
+
+
+def dataset_kwargs(
+    args: argparse.Namespace,
+    name: str,
+    options: Sequence[str],
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Loader keyword arguments from ``base`` (a JSON spec's options), ``--root``,
+    ``--task``, ``--n-records`` and ``KEY=VALUE`` options (JSON values; later ones win),
+    checked against the loader's signature."""
     from ecgssl.registry import DATASETS
 
-    kwargs: dict[str, Any] = parse_sets(options)
+    kwargs: dict[str, Any] = {**(base or {}), **parse_sets(options)}
     if args.root is not None:
         kwargs["root"] = args.root.expanduser()
     if args.task is not None:
@@ -220,7 +240,24 @@ def load_cli_dataset(args: argparse.Namespace, progress: bool = True) -> Any:
             "arrays", signals=arrays["signals"], fs=float(arrays["fs"]),
             labels=arrays.get("labels"), split=arrays.get("split"), name=npz.stem,
         )  # fmt: skip
-    kwargs = dataset_kwargs(args, args.dataset, getattr(args, "dataset_option", None) or [])
-    if "progress" in inspect.signature(DATASETS.get(args.dataset)).parameters:
+    name, base = dataset_spec(args.dataset)
+    kwargs = dataset_kwargs(args, name, getattr(args, "dataset_option", None) or [], base)
+    if "progress" in inspect.signature(DATASETS.get(name)).parameters:
         kwargs.setdefault("progress", progress)
-    return ecgssl.load_dataset(args.dataset, **kwargs)
+    return ecgssl.load_dataset(name, **kwargs)
+
+
+def load_spec_dataset(text: str, option: str, progress: bool = True) -> Any:
+    """The dataset named (or JSON-specified) by an option such as ``--pretrain-dataset``."""
+    import ecgssl
+    from ecgssl.registry import DATASETS
+
+    spec = parse_spec(text, option)
+    name, kwargs = (
+        (spec["name"], {k: v for k, v in spec.items() if k != "name"})
+        if isinstance(spec, dict)
+        else (spec, {})
+    )
+    if "progress" in inspect.signature(DATASETS.get(name)).parameters:
+        kwargs.setdefault("progress", progress)
+    return ecgssl.load_dataset(name, **kwargs)

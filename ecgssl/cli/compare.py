@@ -7,7 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import UserError, add_dataset_args, fractions, load_cli_dataset
+from ecgssl.cli._common import (
+    UserError,
+    add_dataset_args,
+    fractions,
+    load_cli_dataset,
+    load_spec_dataset,
+)
 
 __all__ = ["ABLATIONS", "add_parser", "split_methods"]
 
@@ -17,6 +23,9 @@ EPILOG = """examples:
   ecgssl compare --dataset ludb --root data/ludb   # a real dataset on disk
   ecgssl compare --methods "bell:gamma=0.5,byol" --fractions 0.1 --epochs 5
   ecgssl compare --config compare.toml             # options from a TOML file; flags win
+  ecgssl compare --dataset npz --root ptbxl_super_100hz_dev.npz \\
+      --pretrain-dataset '{"name": "combined", "datasets": [{"name": "npz", "root":
+      "ptbxl_super_100hz_dev.npz"}, {"name": "hce", "root": "hce"}]}'   # pretrain on PTB-XL+HCE
 Finished cells in OUT/results.csv are skipped: re-run the same command to resume.
 Writes OUT/results.csv, results.md and (with matplotlib) the chart results.png.
 """
@@ -42,6 +51,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     c.add_argument("--ablations", action="store_true",
                    help="add the BELL ablations (gamma 1/0.5/0, shared branches, random pair)")  # fmt: skip
     c.add_argument("--fractions", default="0.01,0.1,1.0", help="label fractions")
+    c.add_argument("--min-positives-per-class", type=int, default=0,
+                   help="positive records per class forced into every label-fraction sample "
+                   "(default 0: plain stratified fractions; 1: class-balanced few-shot sets)")  # fmt: skip
+    c.add_argument("--pretrain-dataset", default=None,
+                   help="pretrain the SSL methods on this dataset (name or JSON spec, e.g. a "
+                   "combined set) instead of --dataset's train split")  # fmt: skip
     c.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     c.add_argument("--protocol", default="linear", help="linear, knn or finetune")
     c.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
@@ -83,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         methods=methods, label_fractions=fractions(args.fractions, "--fractions"), seeds=seeds,
         protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         window_seconds=args.window, device=args.device,
+        min_positives_per_class=args.min_positives_per_class,
     )  # fmt: skip
     if args.npz is not None:
         dataset = load_cli_dataset(args)
@@ -91,9 +107,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
+    pretrain_data = None
+    if args.pretrain_dataset is not None:
+        pretrain_data = load_spec_dataset(args.pretrain_dataset, "--pretrain-dataset",
+                                          progress=not args.no_progress)  # fmt: skip
+        print(f"pretraining on {pretrain_data.summary()}")
     out = args.out or Path("benchmarks") / "results" / dataset.name
     t0 = time.perf_counter()
-    run_comparison(dataset, config, out, progress=not args.no_progress)
+    run_comparison(dataset, config, out, progress=not args.no_progress,
+                   pretrain_data=pretrain_data)  # fmt: skip
     print(f"\n{(out / 'results.md').read_text()}")
     print(f"finished in {(time.perf_counter() - t0) / 60:.1f} min; wrote {out}/results.csv, "
           f"results.md" + (", results.png" if (out / "results.png").exists() else

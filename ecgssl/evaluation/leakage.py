@@ -21,12 +21,28 @@ class LeakageError(ValueError):
     """The evaluation split overlaps the encoder's pretraining data."""
 
 
+def _ids(ids: Any) -> frozenset[str] | None:
+    return None if ids is None else frozenset(map(str, np.asarray(ids).tolist()))
+
+
 def record_provenance(encoder: Encoder, dataset: ECGDataset) -> None:
-    """Remember on ``encoder`` which records and patients it was pretrained on."""
+    """Remember on ``encoder`` which records and patients it was pretrained on.
+
+    For a combined dataset (:func:`ecgssl.data.combine_datasets`) the original ids of each
+    source dataset are remembered too (``info["sources"]``), so a source's own test split
+    is checked against them.
+    """
     info: dict[str, Any] = {"dataset": dataset.name, "n_records": len(dataset)}
     for key in ("record_ids", "patient_ids"):
-        ids = getattr(dataset, key)
-        info[key] = None if ids is None else frozenset(map(str, np.asarray(ids).tolist()))
+        info[key] = _ids(getattr(dataset, key))
+    meta = dataset.record_info
+    if "source_dataset" in meta:
+        src = np.asarray(meta["source_dataset"]).astype(str)
+        info["sources"] = {
+            str(name): {"record_ids": _ids(np.asarray(meta["source_record_id"])[src == name]),
+                        "patient_ids": _ids(np.asarray(meta["source_patient_id"])[src == name])}
+            for name in np.unique(src)
+        }  # fmt: skip
     previous = provenance(encoder)
     if previous is not None and previous["dataset"] == info["dataset"]:
         for key in ("record_ids", "patient_ids"):
@@ -44,13 +60,16 @@ def check_leakage(
     encoder: Encoder, test: ECGDataset, allow_leakage: bool = False, split: str = "test"
 ) -> int:
     """Raise :class:`LeakageError` if ``test`` shares records or patients with the encoder's
-    pretraining data (same dataset name); returns the number of overlapping records.
+    pretraining data (same dataset name, or a source of a combined pretraining set with that
+    name); returns the number of overlapping records.
 
     With ``allow_leakage=True`` the overlap is reported with a warning and an error-level log
     record instead, and evaluation goes on.
     """
     info = provenance(encoder)
-    if info is None or info["dataset"] != test.name:
+    if info is not None and info["dataset"] != test.name:
+        info = info.get("sources", {}).get(test.name)
+    if info is None:
         return 0
     overlap = np.zeros(len(test), dtype=bool)
     what = []

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ecgssl.data.base import ECGDataset
+from ecgssl.data.sampling import sample_label_fraction
 from ecgssl.encoders.base import Encoder
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.finetune import FinetuneConfig, finetune
@@ -24,7 +25,6 @@ from ecgssl.evaluation.metrics import (
     f1_at_thresholds,
     macro_auroc,
 )
-from ecgssl.data.sampling import sample_label_fraction
 
 __all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder", "evaluate_fractions"]
 

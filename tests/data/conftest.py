@@ -35,6 +35,19 @@ def shared() -> Callable[[str], Path]:
     return get
 
 
+@pytest.fixture
+def shared_file() -> Callable[[str], Path]:
+    """The real-sample file ``../shared/data/<name>``; skips the test when it is absent."""
+
+    def get(name: str) -> Path:
+        path = (SHARED / name).resolve()
+        if not path.is_file():
+            pytest.skip(f"real sample file {path} not present (see shared/data/README.md)")
+        return path
+
+    return get
+
+
 def sine_record(n_leads: int, n: int, fs: float, seed: int, freq: float = 5.0) -> np.ndarray:
     """(n_leads, n) mV: lead j is a sine of ``freq`` Hz with amplitude 0.1 * (j + 1) plus an
     offset of j mV, plus a little seeded noise."""
