@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,13 @@ import ecgssl
 from ecgssl.augment.base import build_augmentation
 from ecgssl.augment.policies import ssl_policy
 from ecgssl.data.base import ECGDataset
+from ecgssl.data.sampling import label_fraction_indices
+from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.finetune import FinetuneConfig
-from ecgssl.evaluation.protocol import evaluate_fractions
+from ecgssl.evaluation.linear import LinearProbe
+from ecgssl.evaluation.metrics import macro_auroc
+from ecgssl.training.checkpoint import load_checkpoint
+from ecgssl.training.compat import load_encoder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -116,20 +122,52 @@ def pretrain_set(ds: ECGDataset, hce: bool) -> ECGDataset:
 
 def probe(enc: Any, ds: ECGDataset, fractions: list[float], label_seeds: int,
           finetune: bool, seed: int) -> dict[str, float]:  # fmt: skip
-    out: dict[str, float] = {}
-    for s in range(label_seeds):
-        res = evaluate_fractions(enc, ds, fractions, "linear", seed=s, device="cpu", n_boot=0)
-        for f, r in zip(fractions, res):
-            for key, val in (("val", r.details["val_macro_auroc"]), ("test", r.macro_auroc)):
-                out.setdefault(f"linear_{key}@{f:g}", 0.0)
-                out[f"linear_{key}@{f:g}"] += val / label_seeds
+    """Linear probe (C on fold 8) averaged over ``label_seeds`` label samples per fraction;
+    every record is embedded once."""
+    parts = {s: ds.subset(s) for s in ("train", "val", "test")}
+    feats = {s: embed(enc, parts[s].signals, device="cpu") for s in parts}
+    y = {s: np.asarray(parts[s].labels) for s in parts}
+    out: dict[str, Any] = {"scores": {}}
+    for f in fractions:
+        val, test = [], []
+        for s in range(label_seeds if f < 1 else 1):
+            idx = label_fraction_indices(y["train"], f, s, parts["train"].patient_ids)
+            pr = LinearProbe().fit(feats["train"][idx], y["train"][idx], feats["val"], y["val"])
+            val.append(pr.val_macro_auroc)
+            scores = pr.decision_function(feats["test"])
+            test.append(macro_auroc(y["test"], scores))
+            out["scores"][f"linear@{f:g}/label_seed{s}"] = scores
+        out[f"linear_val@{f:g}"] = float(np.mean(val))
+        out[f"linear_test@{f:g}"] = float(np.mean(test))
     if finetune:
-        cfg = FinetuneConfig(seed=seed)
-        r = ecgssl.evaluate(enc, ds, protocol="finetune", label_fraction=0.1, seed=seed,
-                            device="cpu", finetune_config=cfg, n_boot=0)  # fmt: skip
-        out["finetune_val@0.1"] = r.details["val_macro_auroc"]
-        out["finetune_test@0.1"] = r.macro_auroc
+        from ecgssl.evaluation.finetune import finetune as run_finetune
+
+        idx = label_fraction_indices(y["train"], 0.1, seed, parts["train"].patient_ids)
+        ft = run_finetune(
+            enc, (parts["train"].signals[idx], y["train"][idx]),
+            (parts["val"].signals, y["val"]), multilabel=True,
+            config=FinetuneConfig(seed=seed), device="cpu",
+        )  # fmt: skip
+        scores = ft.scores(parts["test"].signals, 256)
+        out["scores"]["finetune@0.1"] = scores
+        out["finetune_val@0.1"] = ft.val_macro_auroc
+        out["finetune_test@0.1"] = macro_auroc(y["test"], scores)
+    out["scores"]["y_test"] = y["test"]
     return out
+
+
+def _read_cache(path: Path | None) -> dict[str, Any]:
+    if path is None or not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def _write_cache(path: Path | None, cache: dict[str, Any]) -> None:
+    if path is None:
+        return
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(cache))
+    tmp.replace(path)  # atomic: two concurrent runs never read a half-written file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="score fold 9 (test) once")
     ap.add_argument("--data", type=Path, default=SHARED / "ptbxl_super_100hz_dev.npz")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--save-dir", type=Path, default=None,
+                    help="save each pretrained encoder's weights here (tag_sSEED.pt)")  # fmt: skip
+    ap.add_argument("--random-cache", type=Path, default=None,
+                    help="JSON file caching the random-init scores across runs")  # fmt: skip
+    ap.add_argument("--curve-every", type=int, default=None,
+                    help="also probe the encoder every N steps (checkpoints in a temp folder)")  # fmt: skip
+    ap.add_argument("--scores-dir", type=Path, default=None,
+                    help="save both arms' per-record test scores here (report mode)")  # fmt: skip
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
@@ -172,22 +218,53 @@ def main(argv: list[str] | None = None) -> int:
     for seed in a.seeds:
         t0 = time.perf_counter()
         encoder = {"name": "multibranch", **enc_opts} if enc_opts else None
+        tmp = tempfile.TemporaryDirectory() if a.curve_every else None
+        ckpt = (
+            {"checkpoint_dir": tmp.name, "checkpoint_every_steps": a.curve_every,
+             "checkpoint_every": 10**6, "keep_last": 10**6} if tmp else {}
+        )  # fmt: skip
         result = ecgssl.pretrain(
-            a.method, pre, encoder, epochs=epochs, batch_size=a.batch_size, lr=a.lr,
-            weight_decay=a.weight_decay, warmup_epochs=warm / steps_per_epoch, seed=seed,
+            a.method, pre, encoder, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+            weight_decay=a.weight_decay, warmup_steps=warm, seed=seed, recipe=None,
             augmentations=views, device="cpu", progress=False,
-            health_every=max(1, epochs // 4), **hp,
+            health_every=max(1, epochs // 4), **ckpt, **hp,
         )  # fmt: skip
         secs = time.perf_counter() - t0
+        if a.save_dir is not None:
+            a.save_dir.mkdir(parents=True, exist_ok=True)
+            torch.save({"spec": result.encoder.config, "state": result.encoder.state_dict()},
+                       a.save_dir / f"{a.tag or a.method}_s{seed}.pt")  # fmt: skip
         torch.manual_seed(seed)  # the same initial weights as the pretrained encoder
         spec = encoder or type(result.method).default_encoder(**hp)
         rand = ecgssl.build_encoder(spec, ds.n_leads).eval()
         ssl_m = probe(result.encoder, ds, a.fractions, a.label_seeds, a.finetune, seed)
-        rnd_m = probe(rand, ds, a.fractions, a.label_seeds, a.finetune, seed)
-        health = {k: v for k, v in result.history[-1].items() if k.startswith("health/")}
+        ssl_scores = ssl_m.pop("scores")
+        key = json.dumps([seed, rand.config, a.fractions, a.label_seeds, a.finetune, a.report])
+        cache = _read_cache(a.random_cache)
+        if key in cache and not a.scores_dir:  # random init does not depend on the SSL
+            rnd_m = cache[key]  # settings: evaluate it once
+        else:
+            rnd_m = probe(rand, ds, a.fractions, a.label_seeds, a.finetune, seed)
+            rnd_scores = rnd_m.pop("scores")
+            _write_cache(a.random_cache, {**_read_cache(a.random_cache), key: rnd_m})
+        if a.scores_dir is not None:  # per-record test scores for the paired bootstrap
+            a.scores_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(a.scores_dir / f"{a.tag or a.method}_s{seed}.npz",
+                     **{f"ssl/{k}": v for k, v in ssl_scores.items()},
+                     **{f"random/{k}": v for k, v in rnd_scores.items()})  # fmt: skip
+        curve = {}
+        if tmp is not None:
+            for path in sorted(Path(tmp.name).glob("*.pt")):
+                step = int(load_checkpoint(path)["step"])
+                m = probe(load_encoder(path), ds, [0.1], a.label_seeds, False, seed)
+                curve[step] = m["linear_val@0.1"]
+            tmp.cleanup()
+        health = {}  # the last epoch that logged representation-health statistics
+        for h in result.history:
+            health.update({k: v for k, v in h.items() if k.startswith("health/")})
         row = {
             "tag": a.tag, "method": a.method, "seed": seed, "mode": "report" if a.report else "dev",
-            "steps": epochs * steps_per_epoch, "epochs": epochs, "batch_size": a.batch_size,
+            "steps": result.history[-1]["step"], "epochs": epochs, "batch_size": a.batch_size,
             "lr": a.lr, "window": a.window, "strength": a.strength, "aug": a.aug, "hce": a.hce,
             "n_pretrain": n_pre, "method_options": hp, "encoder_options": enc_opts,
             "pretrain_seconds": round(secs, 1), "final_loss": result.final_loss,
@@ -195,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             **{f"random/{k}": v for k, v in rnd_m.items()},
             **{f"gain/{k}": ssl_m[k] - rnd_m[k] for k in ssl_m},
             **health,
+            **({"curve/linear_val@0.1": curve} if curve else {}),
         }  # fmt: skip
         if not a.report:
             row = {k: v for k, v in row.items() if "_test" not in k}  # dev: fold 8 only

@@ -26,6 +26,7 @@ from ecgssl.api import (
 from ecgssl.data.base import ECGDataset
 from ecgssl.evaluation.protocol import EvaluationResult
 from ecgssl.export import export, load_exported
+from ecgssl.recipes import RECIPES, Recipe, get_recipe, list_recipes
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry
 from ecgssl.training import PretrainConfig, Pretrainer, PretrainResult, load_encoder
 
@@ -34,11 +35,13 @@ __all__ = [
     "DATASETS",
     "ENCODERS",
     "METHODS",
+    "RECIPES",
     "ECGDataset",
     "EvaluationResult",
     "PretrainConfig",
     "PretrainResult",
     "Pretrainer",
+    "Recipe",
     "Registry",
     "__version__",
     "augment",
@@ -49,10 +52,12 @@ __all__ = [
     "evaluate",
     "evaluation",
     "export",
+    "get_recipe",
     "list_augmentations",
     "list_datasets",
     "list_encoders",
     "list_methods",
+    "list_recipes",
     "load_dataset",
     "load_encoder",
     "load_exported",

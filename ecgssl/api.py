@@ -18,6 +18,7 @@ from ecgssl.evaluation.embed import embed as _embed
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import EvaluationResult, evaluate_encoder
 from ecgssl.methods.base import SSLMethod
+from ecgssl.recipes import RECIPES, Recipe, get_recipe
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS
 from ecgssl.training.config import PretrainConfig
 from ecgssl.training.pretrainer import Pretrainer, PretrainResult
@@ -127,6 +128,7 @@ def pretrain(
     augmentations: TwoViews | AugSpec | list[AugSpec] | None = None,
     window_seconds: float | None = 2.5,
     dataset_kwargs: Mapping[str, Any] | None = None,
+    recipe: str | Recipe | None = "auto",
     **overrides: Any,
 ) -> PretrainResult:
     """Pretrain an encoder with a registered SSL method.
@@ -143,9 +145,15 @@ def pretrain(
         window_seconds: Length of the training windows cropped from each record (``None``:
             whole records).
         dataset_kwargs: Extra arguments for the dataset loader (e.g. ``{"n_records": 500}``).
-        **overrides: :class:`PretrainConfig` fields (``lr``, ``batch_size``, ``device``,
-            ``seed``, ``checkpoint_dir``, ``resume``...) and method hyperparameters
-            (``gamma``, ``temperature``, ``shared_weights``...).
+        recipe: ``"auto"`` (default): the method's registered :class:`~ecgssl.recipes.Recipe`
+            (budget in steps scaled to the dataset, batch size, lr, warm-up, method options
+            and view strength chosen on real PTB-XL; ``docs/recipe.md``), where it has one;
+            a recipe name or :class:`~ecgssl.recipes.Recipe`; or ``None`` for
+            :class:`PretrainConfig`'s plain defaults. Anything given explicitly wins over the
+            recipe; giving ``epochs`` or ``steps`` replaces its budget (and warm-up).
+        **overrides: :class:`PretrainConfig` fields (``steps``, ``lr``, ``batch_size``,
+            ``device``, ``seed``, ``checkpoint_dir``, ``resume``...) and method
+            hyperparameters (``gamma``, ``temperature``, ``base_momentum``...).
 
     Returns:
         A :class:`PretrainResult` with ``.encoder``, ``.history`` and ``.checkpoint_path``.
@@ -156,20 +164,32 @@ def pretrain(
         >>> ecgssl.evaluate(result.encoder, dataset="synthetic").macro_auroc
     """
     method_cls = cast("type[SSLMethod]", METHODS.get(method))
-    cfg_overrides, hparams = _split_overrides(method_cls, overrides)
     if epochs is not None:
-        cfg_overrides["epochs"] = epochs
-    config = PretrainConfig(**cfg_overrides)  # validate before any expensive work
+        overrides["epochs"] = epochs
+    chosen = _resolve_recipe(recipe, method_cls.name)
+    # Unknown options and bad values fail before any expensive work.
+    PretrainConfig(**_split_overrides(method_cls, overrides)[0])
     ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
+    if chosen is not None:
+        train = ds.subset("train") if ds.split is not None else ds
+        from_recipe = chosen.options(len(train))
+        if "epochs" in overrides or "steps" in overrides:  # the caller's budget wins
+            from_recipe.pop("steps")
+            from_recipe.pop("warmup_steps")
+        overrides = {**from_recipe, **overrides}
+    cfg_overrides, hparams = _split_overrides(method_cls, overrides)
+    config = PretrainConfig(**cfg_overrides)
     torch.manual_seed(config.seed)
     spec = encoder if encoder is not None else method_cls.default_encoder(**hparams)
     enc = build_encoder(spec, ds.n_leads)
     ssl = METHODS.build(method, encoder=enc, **hparams)
-    views = augmentations if augmentations is not None else ssl_policy(window_seconds)
+    strength = chosen.augmentation if chosen is not None else "default"
+    views = augmentations if augmentations is not None else ssl_policy(window_seconds, strength)
     metadata = {
         "dataset": ds.name,
         "dataset_info": _jsonable(ds.info),
         "window_seconds": window_seconds,
+        "recipe": None if chosen is None else chosen.to_dict(),
     }
     trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata)
     result = trainer.fit(ds)
@@ -234,6 +254,21 @@ def embed(
     if isinstance(encoder, PretrainResult):
         encoder = encoder.encoder
     return _embed(encoder, signals, batch_size=batch_size, device=device, per_lead=per_lead)
+
+
+def _resolve_recipe(recipe: str | Recipe | None, method: str) -> Recipe | None:
+    """The recipe a :func:`pretrain` call uses (``None``: plain config defaults)."""
+    if recipe is None or isinstance(recipe, Recipe):
+        chosen = recipe
+    elif recipe == "auto":
+        chosen = get_recipe(method) if method in RECIPES else None
+    elif isinstance(recipe, str):
+        chosen = get_recipe(recipe)
+    else:
+        raise TypeError(f"recipe must be 'auto', a name, a Recipe or None, got {recipe!r}")
+    if chosen is not None and METHODS.canonical(chosen.method) != method:
+        raise ValueError(f"recipe for {chosen.method!r} cannot train method {method!r}")
+    return chosen
 
 
 def _jsonable(obj: Any) -> Any:

@@ -93,7 +93,11 @@ class CompareConfig:
         protocol: Evaluation protocol of the SSL methods and ``random_init``
             (``"linear"``, ``"knn"`` or ``"finetune"``).
         encoder: Encoder spec shared by every method and baseline (default ``multibranch``).
-        epochs: Pretraining epochs of every SSL method.
+        epochs: Pretraining epochs of every SSL method (ignored when ``steps`` is set).
+        steps: Pretraining budget of every SSL method in optimisation steps (``None``: use
+            ``epochs``). Each method otherwise keeps its recipe's method options
+            (:mod:`ecgssl.recipes`, e.g. BELL's EMA momentum); the budget, batch size, lr and
+            views are the comparison's, the same for every method.
         batch_size: Pretraining batch size.
         lr: Peak pretraining learning rate.
         window_seconds: Length of the pretraining crops.
@@ -113,6 +117,7 @@ class CompareConfig:
     protocol: str = "linear"
     encoder: str | dict[str, Any] = field(default_factory=lambda: {"name": "multibranch"})
     epochs: int = 20
+    steps: int | None = None
     batch_size: int = 64
     lr: float = 1e-3
     window_seconds: float = 2.5
@@ -135,8 +140,10 @@ class CompareConfig:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.augmentation not in STRENGTHS:
             raise ValueError(f"augmentation must be one of {STRENGTHS}, got {self.augmentation!r}")
-        for name in ("epochs", "batch_size", "finetune_epochs"):
+        for name in ("epochs", "batch_size", "finetune_epochs", "steps"):
             v = getattr(self, name)
+            if name == "steps" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -150,7 +157,7 @@ class CompareConfig:
 
 #: Settings that every row of one results folder must share: resuming with another value would
 #: silently mix budgets in one table. Methods, fractions and seeds may be extended.
-BUDGET_FIELDS = ("protocol", "encoder", "epochs", "batch_size", "lr", "window_seconds",
+BUDGET_FIELDS = ("protocol", "encoder", "epochs", "steps", "batch_size", "lr", "window_seconds",
                  "augmentation", "finetune_epochs", "n_boot", "min_positives_per_class",
                  "pretrain_data")  # fmt: skip
 #: The value a field had in results folders written before it existed.
@@ -195,7 +202,7 @@ def _warn_if_few_steps(dataset: ECGDataset, cfg: CompareConfig, log: Callable[[s
     if all(parse_method(m)[0] in BASELINES for m in cfg.methods):
         return
     n_train = int(np.sum(np.asarray(dataset.split) == "train"))
-    steps = max(1, n_train // cfg.batch_size) * cfg.epochs
+    steps = cfg.steps or max(1, n_train // cfg.batch_size) * cfg.epochs
     if steps < FEW_STEPS:
         message = (
             f"each SSL method gets only about {steps} optimiser steps ({n_train} training "
@@ -271,7 +278,8 @@ def _pretrained_encoder(
     if "shared_weights" in options:  # a BELL-style ablation of the encoder's weight sharing
         encoder_spec["shared_weights"] = options["shared_weights"]
     result = pretrain(
-        method=name, dataset=ds, encoder=encoder_spec, epochs=cfg.epochs,
+        method=name, dataset=ds, encoder=encoder_spec,
+        **({"steps": cfg.steps} if cfg.steps else {"epochs": cfg.epochs}),
         augmentations=ssl_policy(cfg.window_seconds, cfg.augmentation),
         batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device, progress=progress,
         **options,
@@ -434,8 +442,8 @@ def summary_table(
         source = f"`{pretrain_data}` (train split)" if pretrain_data else "its train split"
         lines.append(
             f"Macro AUROC on the `{rows[0]['dataset']}` test split, mean ± std over seeds "
-            f"{list(config.seeds)}; SSL methods pretrained on {source}: {config.epochs} "
-            f"epochs, batch {config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s "
+            f"{list(config.seeds)}; SSL methods pretrained on {source}: "
+            f"{f'{config.steps} steps' if config.steps else f'{config.epochs} epochs'}, batch {config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s "
             f"crops, `{config.augmentation}` views, {config.protocol} protocol; encoder "
             f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
             f"`supervised` = the same encoder trained from scratch on the labels. Label "

@@ -142,3 +142,18 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["pretrain", "--plot", "--no-progress"]) == 2
     assert "pip install 'ecgssl[plot]'" in capsys.readouterr().err
+
+
+def test_pretrain_on_unlabeled_data_with_a_step_budget(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    archive = tmp_path / "unlabeled.npz"
+    np.savez(archive, X=rng.normal(size=(40, 3, 200)).astype(np.float32), fs=50.0,
+             leads=np.array(["I", "II", "V1"]))  # fmt: skip
+    encoder = json.dumps({"name": "multibranch", "width": 4, "per_lead_dim": 8})
+    code = main(["pretrain", "--dataset", "npz", "--root", str(archive), "--steps", "3",
+                 "--batch-size", "8", "--encoder", encoder, "--device", "cpu", "--window", "2",
+                 "--no-progress", "--out", str(tmp_path / "run")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "for 3 steps" in out and "no labels" in out
+    assert (tmp_path / "run" / "encoder.pt").exists()

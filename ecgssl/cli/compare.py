@@ -60,6 +60,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     c.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     c.add_argument("--protocol", default="linear", help="linear, knn or finetune")
     c.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
+    c.add_argument("--steps", type=int, default=None,
+                   help="pretraining budget in optimisation steps (replaces --epochs)")  # fmt: skip
     c.add_argument("--batch-size", type=int, default=64, help="pretraining batch size")
     c.add_argument("--lr", type=float, default=1e-3, help="pretraining learning rate")
     c.add_argument("--window", type=float, default=2.5, help="pretraining crop in seconds")
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from e
     config = CompareConfig(
         methods=methods, label_fractions=fractions(args.fractions, "--fractions"), seeds=seeds,
-        protocol=args.protocol, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        protocol=args.protocol, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         window_seconds=args.window, device=args.device,
         min_positives_per_class=args.min_positives_per_class,
     )  # fmt: skip

@@ -131,18 +131,26 @@ def run(args: argparse.Namespace) -> int:
     def probe(encoder: Any) -> list[Any]:
         return evaluate_fractions(encoder, dataset, fracs, seed=args.seed, device=args.device)
 
-    ssl_res = probe(result.encoder)
+    if dataset.labels is None or dataset.split is None:
+        print(
+            f"{dataset.name} has no labels (or no split): no linear probe. Evaluate the "
+            "encoder on a labeled dataset with `ecgssl evaluate OUT/encoder.pt --dataset ...`"
+        )
+        fracs = []
+    ssl_res = probe(result.encoder) if fracs else []
     rand_res: list[Any] = [None] * len(fracs)
-    if not args.no_baseline:
-        torch.manual_seed(args.seed + 1000)
+    if fracs and not args.no_baseline:
+        torch.manual_seed(args.seed)  # the pretrained encoder's initial weights, untrained
         rand_res = probe(ecgssl.build_encoder(result.encoder.config, dataset.n_leads))
     rows = [(f"{f:.0%}", s, r) for f, s, r in zip(fracs, ssl_res, rand_res)]
     name = f"{args.method} ({result.encoder.config['name']})"
-    print(
-        f"\nLinear-probe macro AUROC on the {dataset.name} test split (n = {ssl_res[0].n_test}; "
-        "[bootstrap 95 % CI]):"
-    )
-    print(f"{'labels':>8}  {name:>30}  {'random init (same arch.)':>30}")
+    if rows:
+        print(
+            f"\nLinear-probe macro AUROC on the {dataset.name} test split "
+            f"(n = {ssl_res[0].n_test}; [bootstrap 95 % CI]; labeled records per fraction: "
+            f"{', '.join(str(r.n_train) for r in ssl_res)}):"
+        )
+        print(f"{'labels':>8}  {name:>30}  {'random init (same arch.)':>30}")
 
     def cell(res: Any) -> str:
         if res is None:
@@ -171,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "method": args.method, "history": result.history,
         "linear_probe": [
-            {"label_fraction": r[0], "ssl": r[1].metrics,
+            {"label_fraction": r[0], "n_labeled": r[1].n_train, "ssl": r[1].metrics,
              "random_init": r[2].metrics if r[2] is not None else None}
             for r in rows
         ],

@@ -1,0 +1,128 @@
+"""Summarise report-mode runs of ``ptbxl_dev.py``: mean over seeds and the paired bootstrap CI.
+
+For every tag (recipe) and cell (linear probe at a label fraction, fine-tuning at 10 %), the
+gain over random init is the mean over pretraining seeds (and label samples) of
+AUROC(pretrained) - AUROC(random init of the same initial weights), both scored on the same
+fold-9 records. Its 95 % interval resamples those records (the same resample for every seed,
+arm and label sample, so the pairing is kept): the interval says how much the test fold's
+composition could move the gain.
+
+Example::
+
+    python benchmarks/ptbxl_dev_report.py benchmarks/results/ptbxl-dev/runs.jsonl \\
+        --scores benchmarks/results/ptbxl-dev/scores --out benchmarks/results/ptbxl-dev/results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ecgssl.evaluation.metrics import macro_auroc
+
+
+def paired_gain_ci(
+    y: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean paired AUROC difference over ``pairs`` of (ssl, random) scores and its bootstrap
+    95 % interval over test records (resamples lacking a class's positives or negatives are
+    redrawn, so every resample averages the same classes)."""
+    gain = float(np.mean([macro_auroc(y, s) - macro_auroc(y, r) for s, r in pairs]))
+    rng = np.random.default_rng(seed)
+    n, draws = len(y), []
+    while len(draws) < n_boot:
+        i = rng.integers(0, n, n)
+        pos = y[i].sum(0)
+        if (pos == 0).any() or (pos == n).any():
+            continue
+        draws.append(np.mean([macro_auroc(y[i], s[i]) - macro_auroc(y[i], r[i]) for s, r in pairs]))
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return gain, float(lo), float(hi)
+
+
+def dev_table(rows: list[dict]) -> str:
+    """One line per dev-mode row (fold 8), in the order the rows were run."""
+    lines = [
+        "| row | method | steps x batch | change from the baseline | pretrain s (1 thread) | "
+        "pretrained | random init | gain | effective rank | final loss |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r.get("mode") != "dev":
+            continue
+        change = ", ".join(
+            [f"{k}={v}" for k, v in {**r["method_options"], **r["encoder_options"]}.items()]
+            + ([f"lr={r['lr']:g}"] if r["lr"] != 1e-3 else [])
+            + (["+HCE"] if r["hce"] else [])
+            + ([f"views={r['strength']}"] if r["strength"] != "default" else [])
+            + (["views=crop+resized crop(0.5-1)+time-out+gain+noise"] if r.get("aug") else [])
+        )  # fmt: skip
+        rank = r.get("health/effective_rank")
+        lines.append(
+            f"| {r['tag']} | {r['method']} | {r['steps']} x {r['batch_size']} | {change or '-'} | "
+            f"{r['pretrain_seconds']:.0f} | {r['ssl/linear_val@0.1']:.4f} | "
+            f"{r['random/linear_val@0.1']:.4f} | {r['gain/linear_val@0.1']:+.4f} | "
+            f"{'' if rank is None else f'{rank:.1f}'} | {r['final_loss']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("runs", type=Path)
+    ap.add_argument("--scores", type=Path, default=None, help="report mode: scores folder")
+    ap.add_argument("--dev", action="store_true", help="the fold-8 ablation table instead")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--n-boot", type=int, default=1000)
+    a = ap.parse_args(argv)
+    rows = [json.loads(line) for line in a.runs.read_text().splitlines() if line.strip()]
+    if a.dev:
+        text = dev_table(rows)
+        print(text)
+        if a.out:
+            a.out.write_text(text + "\n")
+        return 0
+    if a.scores is None:
+        ap.error("--scores is required for report-mode runs")
+    by_tag: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r.get("mode") == "report":
+            by_tag[r["tag"]].append(r)
+    lines = [
+        "| recipe | seeds | steps | pretrain min | cell | pretrained | random init | gain | "
+        "95 % CI of gain |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for tag, rs in by_tag.items():
+        files = [np.load(a.scores / f"{tag}_s{r['seed']}.npz") for r in rs]
+        y = files[0]["ssl/y_test"]
+        cells = sorted({k.split("/", 1)[1].split("/label_seed")[0] for k in files[0].files
+                        if k.startswith("ssl/") and k != "ssl/y_test"})  # fmt: skip
+        for cell in cells:
+            pairs = [
+                (f[f"ssl/{k.split('/', 1)[1]}"], f[f"random/{k.split('/', 1)[1]}"])
+                for f in files
+                for k in f.files
+                if k.startswith("ssl/") and k.split("/", 1)[1].split("/label_seed")[0] == cell
+            ]
+            ssl = np.mean([macro_auroc(y, s) for s, _ in pairs])
+            rnd = np.mean([macro_auroc(y, r) for _, r in pairs])
+            gain, lo, hi = paired_gain_ci(y, pairs, a.n_boot)
+            minutes = np.mean([r["pretrain_seconds"] for r in rs]) / 60
+            lines.append(
+                f"| {tag} | {len(rs)} | {rs[0]['steps']} | {minutes:.1f} | {cell} | {ssl:.4f} | "
+                f"{rnd:.4f} | {gain:+.4f} | [{lo:+.4f}, {hi:+.4f}] |"
+            )
+    text = "\n".join(lines)
+    print(text)
+    if a.out:
+        a.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

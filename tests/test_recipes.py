@@ -1,0 +1,68 @@
+"""Recipes: budgets scaled to the data, explicit settings win, helpful errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import ecgssl
+from ecgssl.recipes import RECIPES, Recipe, get_recipe, list_recipes
+from ecgssl.registry import UnknownNameError
+
+from .test_api import TINY, toy_dataset
+
+
+def test_budget_scales_with_the_data():
+    r = Recipe("bell", steps=1000, max_epochs=50, batch_size=128, warmup_fraction=0.1)
+    assert r.budget(1282) == 500  # 10 batches per epoch x 50 epochs < 1000 steps
+    assert r.budget(100_000) == 1000  # large data: the full step budget
+    small = r.options(40)  # never a batch larger than the data
+    assert small["batch_size"] == 40 and small["steps"] == 50 and small["warmup_steps"] == 5
+    with pytest.raises(ValueError, match="n_records"):
+        r.budget(0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("steps", 0), ("batch_size", 1.5), ("lr", -1.0), ("max_epochs", float("nan")),
+     ("warmup_fraction", 1.0), ("weight_decay", -0.1)],
+)  # fmt: skip
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        Recipe("bell", **{field: value})
+
+
+def test_recipe_options_are_read_only():
+    r = Recipe("bell", method_options={"base_momentum": 0.99})
+    with pytest.raises(TypeError):
+        r.method_options["base_momentum"] = 0.5  # type: ignore[index]
+
+
+def test_registered_recipes_cover_the_main_methods():
+    for m in ("bell", "byol", "simclr", "vicreg"):
+        assert m in list_recipes()
+        r = get_recipe(m)
+        assert r.method == m and r.evidence
+    with pytest.raises(UnknownNameError, match="bell"):
+        get_recipe("bel")
+    assert len(RECIPES) >= 4
+
+
+def test_pretrain_applies_the_recipe_and_explicit_settings_win():
+    ds = toy_dataset()  # 30 training records
+    r = Recipe("byol", steps=6, batch_size=8, lr=2e-3, method_options={"base_momentum": 0.9})
+    res = ecgssl.pretrain("byol", ds, TINY, recipe=r, device="cpu", progress=False,
+                          window_seconds=3.0)  # fmt: skip
+    assert res.history[-1]["step"] == 6 and res.config.lr == 2e-3
+    assert res.method.hparams["base_momentum"] == 0.9
+    res = ecgssl.pretrain("byol", ds, TINY, recipe=r, epochs=1, base_momentum=0.5, lr=1e-3,
+                          device="cpu", progress=False, window_seconds=3.0)  # fmt: skip
+    assert res.config.steps is None and res.history[-1]["step"] == 3  # the caller's budget
+    assert res.method.hparams["base_momentum"] == 0.5 and res.config.lr == 1e-3
+    res = ecgssl.pretrain("byol", ds, TINY, recipe=None, epochs=1, batch_size=8, device="cpu",
+                          progress=False, window_seconds=3.0)  # fmt: skip
+    assert res.method.hparams["base_momentum"] == 0.996  # plain defaults
+
+
+def test_recipe_for_another_method_is_refused():
+    with pytest.raises(ValueError, match="cannot train"):
+        ecgssl.pretrain("simclr", toy_dataset(), TINY, recipe=Recipe("bell"), device="cpu")
