@@ -103,11 +103,14 @@ def run(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, key)
     if args.out is not None:
         overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
+    # A typo in the method or a bad encoder spec fails before the data are loaded.
+    ecgssl.METHODS.canonical(args.method)
+    encoder = parse_spec(args.encoder, "--encoder")
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
     t0 = time.perf_counter()
     result = ecgssl.pretrain(
-        method=args.method, dataset=dataset, encoder=parse_spec(args.encoder, "--encoder"),
+        method=args.method, dataset=dataset, encoder=encoder,
         seed=args.seed,
         device=args.device, window_seconds=args.window, progress=not args.no_progress,
         **overrides,
