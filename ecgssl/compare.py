@@ -277,9 +277,10 @@ def _pretrained_encoder(
     encoder_spec = dict(cfg.encoder) if isinstance(cfg.encoder, dict) else {"name": cfg.encoder}
     if "shared_weights" in options:  # a BELL-style ablation of the encoder's weight sharing
         encoder_spec["shared_weights"] = options["shared_weights"]
+    budget: dict[str, Any] = {"steps": cfg.steps} if cfg.steps else {"epochs": cfg.epochs}
     result = pretrain(
         method=name, dataset=ds, encoder=encoder_spec,
-        **({"steps": cfg.steps} if cfg.steps else {"epochs": cfg.epochs}),
+        **budget,
         augmentations=ssl_policy(cfg.window_seconds, cfg.augmentation),
         batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device, progress=progress,
         **options,

@@ -129,7 +129,7 @@ def list_recipes() -> list[str]:
 # Chosen on real PTB-XL (benchmarks/ptbxl_dev.py: pretrain on strat folds 1-7, every choice on
 # fold 8) and reported once on fold 9; tables in benchmarks/results/ptbxl-dev-ablations/ and
 # benchmarks/results/ptbxl-dev/, discussion in docs/recipe.md.
-_SHARED_BUDGET = {"steps": 1000, "max_epochs": 50.0, "batch_size": 64, "lr": 1e-3}
+_SHARED_BUDGET: dict[str, Any] = {"steps": 1000, "max_epochs": 50.0, "batch_size": 64, "lr": 1e-3}
 _BUDGET_EVIDENCE = (
     "Budget chosen with BELL on PTB-XL fold 8 (docs/recipe.md): at equal compute, batch 64 x "
     "500 steps matched batch 128 x 500 steps and beat batch 128 x 250 steps, so the recipe "
