@@ -92,28 +92,13 @@ def load_ptbxl(path: Path, report: bool) -> ECGDataset:
     )  # fmt: skip
 
 
-def load_hce(root: Path) -> np.ndarray:
-    """HCE recordings preprocessed like the PTB-XL archive (band-pass 0.5-40 Hz, z-score per
-    lead), leads reordered to the standard order. (records, 12, 1000) float32."""
-    from scipy.signal import butter, sosfiltfilt
-
-    files = sorted((root / "HCE_processed").glob("*.npy"))
-    raw = np.stack([np.load(f).astype(np.float64) for f in files])  # (n, 1000, 12)
-    order = [0, 1, 8, 9, 10, 11, 2, 3, 4, 5, 6, 7]  # I II III aVR aVL aVF V1..V6
-    x = raw[:, :, order].transpose(0, 2, 1)
-    x = x - x.mean(axis=-1, keepdims=True)
-    sos = butter(4, [0.5, 40.0], btype="band", fs=100.0, output="sos")
-    x = sosfiltfilt(sos, x, axis=-1)
-    x = (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + 1e-8)
-    return x.astype(np.float32)
-
-
 def pretrain_set(ds: ECGDataset, hce: bool) -> ECGDataset:
     train = ds.subset("train")
     if not hce:
         return train
-    extra = load_hce(SHARED / "hce")
-    x = np.concatenate([train.signals, extra])
+    # The library's HCE loader, preprocessed like the archive (band-pass 0.5-40 Hz, z-score).
+    extra = ecgssl.load_dataset("hce", root=SHARED / "hce", split_method="all_train")
+    x = np.concatenate([train.signals, extra.signals])
     return ecgssl.load_dataset(
         "arrays", signals=x, fs=ds.fs, leads=list(ds.leads), split=["train"] * len(x),
         name="ptbxl_train+hce",
