@@ -200,3 +200,12 @@ def test_checkpoint_loads_only_into_the_module_passed_again(tmp_path):
     other = wrap_model(FlatNet(), output_dim=16, n_leads=LEADS, fs=100.0)
     with pytest.raises(ecgssl.training.CheckpointMismatchError, match="fs"):
         ecgssl.load_encoder(ckpt, encoder=other)
+
+
+def test_wrapped_model_exports_with_its_sampling_rate(tmp_path):
+    enc = flat().eval()
+    files = ecgssl.export(enc, tmp_path / "byo", onnx=False)
+    model, card = ecgssl.load_exported(files.torchscript)
+    x = torch.randn(3, LEADS, 150)
+    torch.testing.assert_close(model(x), enc(x))
+    assert card["fs"] == FS and card["encoder"]["name"] == "wrapped"
