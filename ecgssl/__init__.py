@@ -24,6 +24,7 @@ from ecgssl.api import (
     pretrain,
 )
 from ecgssl.data.base import ECGDataset
+from ecgssl.encoders.wrapped import wrap_model
 from ecgssl.evaluation.protocol import EvaluationResult
 from ecgssl.export import export, load_exported
 from ecgssl.recipes import RECIPES, Recipe, get_recipe, list_recipes
@@ -64,4 +65,5 @@ __all__ = [
     "methods",
     "pretrain",
     "training",
+    "wrap_model",
 ]

@@ -8,12 +8,13 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ecgssl.augment.base import AugSpec, TwoViews
 from ecgssl.augment.policies import ssl_policy
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
+from ecgssl.encoders.wrapped import check_rebuildable
 from ecgssl.evaluation.embed import embed as _embed
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import EvaluationResult, evaluate_encoder
@@ -86,13 +87,19 @@ def load_dataset(dataset: DatasetSpec, **kwargs: Any) -> ECGDataset:
 
 
 def build_encoder(encoder: EncoderSpec, n_leads: int, **kwargs: Any) -> Encoder:
-    """Build an encoder for ``n_leads`` from a name, spec or instance (checked)."""
+    """Build an encoder for ``n_leads`` from a name, spec or instance (checked).
+
+    A plain ``nn.Module`` is refused with a pointer to :func:`ecgssl.wrap_model`, and so is
+    the config of a wrapped model (it cannot be rebuilt without its module).
+    """
     if isinstance(encoder, Encoder):
         if encoder.n_leads != n_leads:
             raise ValueError(
                 f"the encoder expects {encoder.n_leads} leads but the data have {n_leads}"
             )
         return encoder
+    _refuse_plain_module(encoder)
+    check_rebuildable(encoder if isinstance(encoder, Mapping) else {"name": encoder}, "encoder")
     if isinstance(encoder, Mapping):
         enc = ENCODERS.build({**encoder, "n_leads": n_leads}, **kwargs)
     else:
@@ -137,8 +144,9 @@ def pretrain(
         method: Registered method name (``ecgssl.list_methods()``), e.g. ``"bell"``.
         dataset: Registered dataset name or spec, or an :class:`ECGDataset`; pretraining uses
             its train split only (labels are ignored).
-        encoder: Encoder name/spec/instance; default: the method's default encoder
-            (``multibranch`` for every built-in method, so methods compare on equal footing).
+        encoder: Encoder name/spec/instance, e.g. your own model wrapped with
+            :func:`ecgssl.wrap_model`; default: the method's default encoder (``multibranch``
+            for every built-in method, so methods compare on equal footing).
         epochs: Training epochs (default: :class:`PretrainConfig`'s).
         augmentations: View pipeline; default :func:`ecgssl.augment.ssl_policy` with
             ``window_seconds``.
@@ -182,6 +190,7 @@ def pretrain(
     torch.manual_seed(config.seed)
     spec = encoder if encoder is not None else method_cls.default_encoder(**hparams)
     enc = build_encoder(spec, ds.n_leads)
+    enc.check_fs(ds.fs, f"the records of dataset {ds.name!r}")
     ssl = METHODS.build(method, encoder=enc, **hparams)
     strength = chosen.augmentation if chosen is not None else "default"
     views = augmentations if augmentations is not None else ssl_policy(window_seconds, strength)
@@ -233,6 +242,7 @@ def evaluate(
     """
     if isinstance(encoder, PretrainResult):
         encoder = encoder.encoder
+    _refuse_plain_module(encoder)
     if not isinstance(encoder, Encoder):
         raise TypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
     ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
@@ -254,6 +264,16 @@ def embed(
     if isinstance(encoder, PretrainResult):
         encoder = encoder.encoder
     return _embed(encoder, signals, batch_size=batch_size, device=device, per_lead=per_lead)
+
+
+def _refuse_plain_module(encoder: object) -> None:
+    """A ``TypeError`` pointing to :func:`ecgssl.wrap_model` for a module that is no Encoder."""
+    if isinstance(encoder, nn.Module) and not isinstance(encoder, Encoder):
+        raise TypeError(
+            f"{type(encoder).__name__} is a plain nn.Module, not an ecgssl Encoder: wrap it "
+            "with ecgssl.wrap_model(module, output_dim=..., n_leads=..., fs=...), which "
+            "declares and checks its signal contract"
+        )
 
 
 def _resolve_recipe(recipe: str | Recipe | None, method: str) -> Recipe | None:

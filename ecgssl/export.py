@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ecgssl import __version__
 from ecgssl.encoders.base import Encoder
+from ecgssl.encoders.wrapped import check_rebuildable
 from ecgssl.registry import ENCODERS
 from ecgssl.training.checkpoint import load_checkpoint, plain_data
 from ecgssl.training.compat import load_encoder
@@ -93,7 +94,7 @@ def signal_card(
                 "min_length": encoder.min_length,
             },
             "output": {"layout": "(batch, output_dim)", "output_dim": encoder.output_dim},
-            "fs": signal.get("fs"),
+            "fs": signal.get("fs") if signal.get("fs") is not None else encoder.fs,
             "leads": signal.get("leads"),
             "window_seconds": signal.get("window_seconds"),
             "window_samples": signal.get("window_samples"),
@@ -131,6 +132,7 @@ def load_encoder_file(path: str | Path) -> tuple[Encoder, dict[str, Any]]:
                            ckpt.get("preprocessing"), ckpt.get("normalisation"))  # fmt: skip
         return enc, card
     if isinstance(obj, dict) and {"encoder", "state_dict"} <= set(obj):
+        check_rebuildable(obj["encoder"], str(path))
         enc = ENCODERS.build(dict(obj["encoder"]))
         if not isinstance(enc, Encoder):
             raise ValueError(f"{path}: encoder config {obj['encoder']!r} built no Encoder")

@@ -14,9 +14,9 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("[0-9]
 
 def test_the_documented_examples_exist():
     names = [p.name for p in EXAMPLES]
-    assert names[:6] == ["01_quickstart.py", "02_custom_augmentation.py", "03_custom_encoder.py",
+    assert names[:7] == ["01_quickstart.py", "02_custom_augmentation.py", "03_custom_encoder.py",
                          "04_custom_method.py", "05_ptbxl_linear_probe.py",
-                         "06_compare_methods.py"]  # fmt: skip
+                         "06_compare_methods.py", "07_bring_your_own_model.py"]  # fmt: skip
 
 
 @pytest.mark.slow

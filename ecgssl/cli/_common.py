@@ -85,15 +85,16 @@ def fractions(text: str, option: str = "--label-fractions") -> list[float]:
 
 # -- TOML configs ----------------------------------------------------------------------------
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file with ``tomllib`` (Python >= 3.11) or the ``tomli`` package."""
+    """Read a TOML file with ``tomllib`` (Python >= 3.11) or ``tomli`` (a dependency on 3.10)."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
         try:
             import tomli as tomllib
-        except ImportError:
+        except ImportError:  # installed without its dependencies
             raise UserError(
-                "--config needs Python >= 3.11 or the tomli package: pip install tomli"
+                "--config on Python 3.10 needs the tomli package (an ecgssl dependency there): "
+                "pip install tomli"
             ) from None
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")

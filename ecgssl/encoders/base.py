@@ -7,6 +7,7 @@ Multi-branch encoders also expose per-lead latents (batch, leads, per_lead_dim) 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import Tensor, nn
@@ -29,6 +30,8 @@ class Encoder(nn.Module):
         min_length: Smallest input length (samples) the encoder can process.
         output_dim: Size of the flat representation returned by :meth:`forward`.
         per_lead_dim: Size of each per-lead latent for multi-branch encoders, else ``None``.
+        fs: Sampling rate (Hz) the encoder was declared for (models wrapped with
+            :func:`~ecgssl.encoders.wrap_model`), or ``None`` for any rate.
     """
 
     n_leads: int
@@ -36,6 +39,7 @@ class Encoder(nn.Module):
     min_length: int = 1
     output_dim: int
     per_lead_dim: int | None = None
+    fs: float | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +69,19 @@ class Encoder(nn.Module):
             finite=False,
         )
         return x
+
+    def check_fs(self, fs: float | None, what: str = "the data") -> None:
+        """Refuse data at another sampling rate than the declared :attr:`fs` (``ValueError``).
+
+        Nothing is checked when either rate is ``None`` (not declared, or unknown).
+        """
+        if self.fs is None or fs is None or math.isclose(float(self.fs), float(fs)):
+            return
+        raise ValueError(
+            f"{what} are sampled at {float(fs):g} Hz but the encoder was declared for "
+            f"{float(self.fs):g} Hz; resample the data (e.g. load_dataset(..., fs="
+            f"{float(self.fs):g})) or declare the encoder for {float(fs):g} Hz"
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, leads, time) -> (batch, output_dim)."""

@@ -30,6 +30,7 @@ from typing import cast
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
@@ -65,7 +66,7 @@ class LeadConvBlock(nn.Module):
         """(batch, n_maps * c_in, time) -> (batch, n_maps * c_out, time')."""
         pad = self.kernel_size // 2
         if impl == "loop" and self.n_maps > 1:
-            xs = x.view(x.shape[0], self.n_maps, self.c_in, x.shape[-1]).unbind(1)
+            xs = rearrange(x, "b (m c) t -> m b c t", m=self.n_maps).unbind(0)
             y = torch.cat([F.conv1d(xi, self.weight[i], padding=pad) for i, xi in enumerate(xs)], 1)
         else:
             w = self.weight.view(self.n_maps * self.c_out, self.c_in, self.kernel_size)
@@ -88,10 +89,10 @@ class LeadConvBlock(nn.Module):
         """
         m, k, pad = self.n_maps, self.kernel_size, self.kernel_size // 2
         t = x.shape[-1] // batch
-        xp = F.pad(x.view(m, self.c_in, batch, t), (pad, pad))  # zero padding per sample
+        xp = F.pad(rearrange(x, "m c (b t) -> m c b t", b=batch), (pad, pad))  # pad per sample
         cols = torch.stack([xp[..., j : j + t] for j in range(k)], dim=2)  # (m, cin, k, B, T)
         w = self.weight.reshape(m, self.c_out, self.c_in * k)
-        y = torch.bmm(w, cols.reshape(m, self.c_in * k, batch * t))  # (m, c_out, B*T)
+        y = torch.bmm(w, rearrange(cols, "m c k b t -> m (c k) (b t)"))  # (m, c_out, B*T)
         y = self.bn(y.view(1, m * self.c_out, batch * t))  # statistics over B*T per channel
         y = F.relu(y, inplace=True).view(m, self.c_out, batch * t)
         if not self.pool:
@@ -206,27 +207,34 @@ class MultiBranchEncoder(Encoder):
     def forward_leads(self, x: Tensor) -> Tensor:
         """(batch, leads, time) -> per-lead latents (batch, leads, per_lead_dim)."""
         self.check_input(x)
-        b, n_leads, t = x.shape
+        b, n_leads, _ = x.shape
         impl = self._impl_for(x.device)
         blocks = cast(list[LeadConvBlock], list(self.blocks))
         if impl == "bmm":
             # Lead-major (maps, channels, samples * time), kept through every block.
             m = 1 if self.shared_weights else n_leads
             rows = b * n_leads // m
-            h = x.transpose(0, 1).reshape(m, 1, rows * t)
+            h = rearrange(x, "b (m k) t -> m 1 (k b t)", m=m)  # k = leads per weight set
             for block in blocks:
                 h = block.forward_lead_major(h, rows)
-            pooled = h.view(m, h.shape[1], rows, -1).mean(dim=-1)  # (m, per_lead_dim, rows)
-            return pooled.view(m, -1, n_leads // m, b).permute(3, 0, 2, 1).reshape(b, n_leads, -1)
-        h = x.reshape(b * n_leads, 1, t) if self.shared_weights else x
+            pooled = rearrange(h, "m d (r t) -> m d r t", r=rows).mean(dim=-1)
+            return rearrange(pooled, "m d (k b) -> b (m k) d", b=b)
+        h = rearrange(x, "b l t -> (b l) 1 t") if self.shared_weights else x
         if impl == "channels_last":
             h = h.unsqueeze(2).contiguous(memory_format=torch.channels_last)
             for block in blocks:
                 h = block.forward_channels_last(h)
-            return h.mean(dim=(2, 3)).reshape(b, n_leads, -1)
+            return self._per_lead(h.mean(dim=(2, 3)), b)
         for block in blocks:
             h = block(h, impl)
-        return h.mean(dim=-1).reshape(b, n_leads, -1)
+        return self._per_lead(h.mean(dim=-1), b)
+
+    def _per_lead(self, pooled: Tensor, batch: int) -> Tensor:
+        """Pooled features -> (batch, leads, per_lead_dim): rows are (batch * leads) when the
+        branch is shared, channels are (leads * per_lead_dim) otherwise."""
+        if self.shared_weights:
+            return rearrange(pooled, "(b l) d -> b l d", b=batch)
+        return rearrange(pooled, "b (l d) -> b l d", l=self.n_leads)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.forward_leads(x).flatten(1)

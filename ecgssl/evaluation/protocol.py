@@ -153,6 +153,7 @@ def evaluate_fractions(
             f"dataset {dataset.name!r} has {dataset.n_leads} leads, the encoder expects "
             f"{encoder.n_leads}"
         )
+    encoder.check_fs(dataset.fs, f"the records of dataset {dataset.name!r}")
     windows = _window_spec(dataset, protocol, window_seconds, window_stride, aggregate)
     parts = {s: dataset.subset(s) for s in ("train", "val", "test")}
     leaked = check_leakage(encoder, parts["test"], allow_leakage)

@@ -77,7 +77,9 @@ class SSLMethod(nn.Module):
         if self.requires_multibranch and not encoder.is_multibranch:
             raise ValueError(
                 f"method {self.name!r} needs a multi-branch encoder with per-lead latents, got "
-                f"{encoder.config.get('name', type(encoder).__name__)!r}; use encoder='multibranch'"
+                f"{encoder.config.get('name', type(encoder).__name__)!r}; use "
+                "encoder='multibranch', or your own model returning (batch, leads, D) wrapped "
+                "with ecgssl.wrap_model(..., per_lead=True)"
             )
         check_in_range(base_momentum, "base_momentum", 0.0, 1.0)
         check_in_range(final_momentum, "final_momentum", 0.0, 1.0)

@@ -81,7 +81,8 @@ class CLOCS(SSLMethod):
         if self.by_lead and not encoder.is_multibranch:
             raise ValueError(
                 f"CLOCS mode {mode!r} contrasts leads and needs a multi-branch encoder with "
-                "per-lead latents; use encoder='multibranch' or mode='cmsc'"
+                "per-lead latents; use encoder='multibranch' (or a model wrapped with "
+                "ecgssl.wrap_model(..., per_lead=True)) or mode='cmsc'"
             )
         if self.by_lead and encoder.n_leads < 2:
             raise ValueError(f"CLOCS mode {mode!r} needs at least 2 leads, got {encoder.n_leads}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
 __all__ = ["LeadwiseLinear", "LeadwiseMLPHead", "MLPHead"]
@@ -151,7 +152,6 @@ class LeadwiseMLPHead(nn.Module):
 
     def _norm(self, bn: nn.Module, h: Tensor) -> Tensor:
         """BatchNorm per lead and unit (separate heads) or pooled over leads (shared)."""
-        b, n_leads, _ = h.shape
-        if self.shared:
-            return bn(h.reshape(b * n_leads, -1)).reshape(b, n_leads, -1)
-        return bn(h.reshape(b, -1)).reshape(b, n_leads, -1)
+        if self.shared:  # every (record, lead) row is one sample
+            return rearrange(bn(rearrange(h, "b l d -> (b l) d")), "(b l) d -> b l d", l=h.shape[1])
+        return rearrange(bn(rearrange(h, "b l d -> b (l d)")), "b (l d) -> b l d", l=h.shape[1])

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.encoders.wrapped import check_rebuildable
 from ecgssl.registry import ENCODERS
 from ecgssl.training.checkpoint import load_checkpoint
 
@@ -98,7 +99,9 @@ def load_encoder(
         fs: Sampling rate of the data the encoder will see (checked if given).
         leads: Lead order of that data (checked if given).
         encoder: Expected encoder config or instance (checked if given). With an instance, its
-            weights are replaced by the checkpoint's and it is returned.
+            weights are replaced by the checkpoint's and it is returned. Required for a model
+            wrapped with :func:`ecgssl.wrap_model`: wrap a new instance of the same module
+            with the same contract and pass it.
         map_location: Device for the loaded weights.
 
     Returns:
@@ -106,11 +109,14 @@ def load_encoder(
 
     Raises:
         CheckpointMismatchError: fs, lead order or encoder config differ (both values named).
-        ValueError: the file is not a readable ecgssl checkpoint.
+        ValueError: the file is not a readable ecgssl checkpoint, or it holds a wrapped model
+            and no ``encoder`` was given.
     """
     ckpt = load_checkpoint(path, map_location=map_location)
     wanted = encoder.config if isinstance(encoder, Encoder) else encoder
     check_checkpoint(ckpt, source=path, encoder=wanted, fs=fs, leads=leads)
+    if not isinstance(encoder, Encoder):
+        check_rebuildable(ckpt["encoder"], f"the encoder in {path}")
     enc = encoder if isinstance(encoder, Encoder) else ENCODERS.build(dict(ckpt["encoder"]))
     if not isinstance(enc, Encoder):
         raise TypeError(f"encoder config {ckpt['encoder']!r} built {type(enc).__name__}")

@@ -185,6 +185,7 @@ class Pretrainer:
             raise ValueError(
                 f"the data have {x.shape[1]} leads but the encoder expects {enc.n_leads}"
             )
+        enc.check_fs(fs)
         need = self.views.min_length(fs)
         if x.shape[-1] < need:
             raise ValueError(
