@@ -9,7 +9,8 @@ solo-learn's online evaluators work). The loop calls, in this order:
 - ``on_step(run, logs)`` after every optimisation step (a batch skipped for a non-finite
   loss has none);
 - ``on_metrics(run, metrics)`` whenever a callback publishes metrics with :meth:`RunState.log`
-  (e.g. the online monitor's AUROC);
+  (e.g. the online monitor's AUROC); metrics published in ``on_start`` are delivered once
+  every callback has started (so that loggers have opened their files);
 - ``on_epoch(run, row)`` at the end of every epoch with its history row;
 - ``on_checkpoint(run, path)`` after a checkpoint file was written;
 - ``on_end(run, history)`` once, when training finished.
@@ -127,16 +128,26 @@ class CallbackList(Callback):
                     f"callbacks must be ecgssl.training.Callback instances, got {type(cb).__name__}"
                 )
         self.callbacks = sorted(items, key=lambda cb: cb.order)
+        self._deferred: list[Mapping[str, float]] | None = None
 
     def on_start(self, run: RunState) -> None:
-        for cb in self.callbacks:
-            cb.on_start(run)
+        self._deferred = []  # metrics published while starting wait for every on_start
+        try:
+            for cb in self.callbacks:
+                cb.on_start(run)
+        finally:
+            deferred, self._deferred = self._deferred, None
+        for metrics in deferred:
+            self.on_metrics(run, metrics)
 
     def on_step(self, run: RunState, logs: Mapping[str, float]) -> None:
         for cb in self.callbacks:
             cb.on_step(run, logs)
 
     def on_metrics(self, run: RunState, metrics: Mapping[str, float]) -> None:
+        if self._deferred is not None:
+            self._deferred.append(metrics)
+            return
         for cb in self.callbacks:
             cb.on_metrics(run, metrics)
 
