@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -17,10 +17,12 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.wrapped import check_rebuildable
 from ecgssl.evaluation.embed import embed as _embed
 from ecgssl.evaluation.leakage import record_provenance
+from ecgssl.evaluation.monitor import OnlineMonitor
 from ecgssl.evaluation.protocol import EvaluationResult, evaluate_encoder
 from ecgssl.methods.base import SSLMethod
 from ecgssl.recipes import RECIPES, Recipe, get_recipe
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS
+from ecgssl.training.callbacks import Callback
 from ecgssl.training.config import PretrainConfig
 from ecgssl.training.pretrainer import Pretrainer, PretrainResult
 
@@ -136,6 +138,9 @@ def pretrain(
     window_seconds: float | None = 2.5,
     dataset_kwargs: Mapping[str, Any] | None = None,
     recipe: str | Recipe | None = "auto",
+    callbacks: Sequence[Callback] | None = None,
+    monitor_every: int | None = None,
+    monitor: str = "knn",
     **overrides: Any,
 ) -> PretrainResult:
     """Pretrain an encoder with a registered SSL method.
@@ -159,9 +164,17 @@ def pretrain(
             a recipe name or :class:`~ecgssl.recipes.Recipe`; or ``None`` for
             :class:`PretrainConfig`'s plain defaults. Anything given explicitly wins over the
             recipe; giving ``epochs`` or ``steps`` replaces its budget (and warm-up).
+        callbacks: Extra :class:`~ecgssl.training.callbacks.Callback` s for the training
+            loop (see ``docs/training.md``).
+        monitor_every: Score the encoder with an online ``monitor`` probe on the dataset's
+            labelled val split every N steps (:class:`~ecgssl.evaluation.OnlineMonitor`; the
+            bank is its labelled train split, both capped at 512 records); the AUROC goes
+            to the logs and the history as ``monitor/<probe>_macro_auroc``. ``None``: off.
+        monitor: The online probe: ``"knn"`` or ``"linear"``.
         **overrides: :class:`PretrainConfig` fields (``steps``, ``lr``, ``batch_size``,
-            ``device``, ``seed``, ``checkpoint_dir``, ``resume``...) and method
-            hyperparameters (``gamma``, ``temperature``, ``base_momentum``...).
+            ``device``, ``seed``, ``checkpoint_dir``, ``resume``, ``log_dir``,
+            ``tensorboard``...) and method hyperparameters (``gamma``, ``temperature``,
+            ``base_momentum``...).
 
     Returns:
         A :class:`PretrainResult` with ``.encoder``, ``.history`` and ``.checkpoint_path``.
@@ -178,6 +191,9 @@ def pretrain(
     # Unknown options and bad values fail before any expensive work.
     PretrainConfig(**_split_overrides(method_cls, overrides)[0])
     ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
+    extra = list(callbacks or ())
+    if monitor_every is not None:  # before training: a dataset without val labels fails now
+        extra.insert(0, OnlineMonitor.from_dataset(ds, monitor_every, probe=monitor))
     if chosen is not None:
         train = ds.subset("train") if ds.split is not None else ds
         from_recipe = chosen.options(len(train))
@@ -200,7 +216,8 @@ def pretrain(
         "window_seconds": window_seconds,
         "recipe": None if chosen is None else chosen.to_dict(),
     }
-    trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata)
+    trainer = Pretrainer(ssl, augmentation=views, config=config, metadata=metadata,
+                         callbacks=extra)  # fmt: skip
     result = trainer.fit(ds)
     # The Pretrainer fits on the train split only; remember which records that was, so that
     # evaluate() refuses a test split that overlaps them.

@@ -14,7 +14,7 @@ __all__ = ["HEALTH_KEYS", "plot_history", "require_matplotlib"]
 #: Representation-health statistics plotted when the history has them.
 HEALTH_KEYS = ("embedding_std", "relative_variance", "effective_rank", "intra_lead_cos",
                "inter_lead_cos")  # fmt: skip
-_NOT_LOSS = {"epoch", "lr", "momentum", "seconds", "samples_per_s", *HEALTH_KEYS}
+_NOT_LOSS = {"epoch", "step", "lr", "momentum", "seconds", "samples_per_s", *HEALTH_KEYS}
 
 
 def require_matplotlib(what: str) -> None:
@@ -32,7 +32,8 @@ def _finite(values: Sequence[Any]) -> bool:
 
 
 def plot_history(history: Sequence[dict[str, float]], path: str | Path, title: str = "") -> Path:
-    """Plot the loss terms, the learning rate and any representation-health keys per epoch.
+    """Plot the loss terms, the learning rate, any representation-health keys (bare or
+    ``health/...``) and any online-monitor metric (``monitor/...``) per epoch.
 
     Args:
         history: ``PretrainResult.history`` (one dict per epoch).
@@ -52,9 +53,12 @@ def plot_history(history: Sequence[dict[str, float]], path: str | Path, title: s
         raise ValueError("the training history is empty: nothing to plot")
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     keys = [k for k in history[0] if k in history[-1]]
-    losses = [k for k in keys if k not in _NOT_LOSS]
+    losses = [k for k in keys if k not in _NOT_LOSS and "/" not in k]
     panels: list[tuple[str, list[str]]] = [("loss", losses), ("learning rate", ["lr"])]
-    panels += [(k, [k]) for k in HEALTH_KEYS if k in keys]
+    panels += [(k, [name]) for k in HEALTH_KEYS for name in (k, f"health/{k}") if name in keys]
+    every_key = dict.fromkeys(k for h in history for k in h)  # the monitor may skip epochs
+    monitor = [k for k in every_key if k.startswith("monitor/") and k != "monitor/seconds"]
+    panels.append(("online monitor (val)", monitor))
     panels = [
         (t, ks) for t, ks in panels if ks and _finite([h.get(k) for h in history for k in ks])
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgssl.cli._common import (
+    UserError,
     add_dataset_args,
     fractions,
     load_cli_dataset,
@@ -26,6 +27,9 @@ EPILOG = """examples:
   ecgssl pretrain --dataset ptbxl --root ~/data/ptb-xl --task rhythm
   ecgssl pretrain --config run.toml --epochs 5   # options from a TOML file; flags win
   ecgssl pretrain --out runs/bell --plot         # + runs/bell/training_curves.png
+  ecgssl pretrain --out runs/bell --monitor-every 50 --tensorboard
+                                                 # kNN AUROC on val every 50 steps; OUT/log.jsonl,
+                                                 # OUT/history.csv, OUT/tensorboard/
   ecgssl pretrain --encoder '{"name": "resnet1d", "width": 16}' --method simclr
 
 run.toml:
@@ -66,7 +70,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--label-fractions", default="0.01,0.1,1.0",
                    help="comma-separated label fractions for the linear probe")  # fmt: skip
     p.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide progress bars and the per-epoch lines")  # fmt: skip
+    p.add_argument("--monitor-every", type=int, default=None, metavar="N",
+                   help="online monitor: probe the encoder on the labelled val split every N "
+                   "steps (AUROC in the logs and history)")  # fmt: skip
+    p.add_argument("--monitor", choices=("knn", "linear"), default="knn",
+                   help="online monitor probe (default knn)")  # fmt: skip
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events to OUT/tensorboard (needs --out and "
+                   "pip install 'ecgssl[tensorboard]')")  # fmt: skip
     p.add_argument("--plot", nargs="?", const="auto", default=None, metavar="PNG",
                    help="save training curves (loss, lr, representation health) as PNG; "
                    "default OUT/training_curves.png (needs matplotlib: pip install "
@@ -103,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
             overrides[key] = getattr(args, key)
     if args.out is not None:
         overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
+        overrides.setdefault("log_dir", str(args.out))  # OUT/log.jsonl, OUT/history.csv
+    if args.tensorboard:
+        if args.out is None and "log_dir" not in overrides:
+            raise UserError("--tensorboard needs --out (the events go to OUT/tensorboard)")
+        overrides["tensorboard"] = True
     # A typo in the method or a bad encoder spec fails before the data are loaded.
     ecgssl.METHODS.canonical(args.method)
     encoder = parse_spec(args.encoder, "--encoder")
@@ -113,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method, dataset=dataset, encoder=encoder,
         seed=args.seed,
         device=args.device, window_seconds=args.window, progress=not args.no_progress,
-        **overrides,
+        monitor_every=args.monitor_every, monitor=args.monitor, **overrides,
     )  # fmt: skip
     from ecgssl.training.distributed import is_main_process
 

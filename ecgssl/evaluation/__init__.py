@@ -1,5 +1,5 @@
 """Downstream evaluation: embeddings, linear probe, kNN, fine-tuning, label fractions,
-metrics, and the leakage guard."""
+metrics, the leakage guard, and the online monitor of a pretraining run."""
 
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.finetune import FinetuneConfig, FinetuneResult, finetune
@@ -14,6 +14,7 @@ from ecgssl.evaluation.metrics import (
     macro_auprc,
     macro_auroc,
 )
+from ecgssl.evaluation.monitor import OnlineMonitor
 from ecgssl.evaluation.protocol import (
     PROTOCOLS,
     EvaluationResult,
@@ -29,6 +30,7 @@ __all__ = [
     "FinetuneResult",
     "LeakageError",
     "LinearProbe",
+    "OnlineMonitor",
     "ProbeResult",
     "best_thresholds",
     "bootstrap_ci",

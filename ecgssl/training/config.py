@@ -51,7 +51,15 @@ class PretrainConfig:
             training records every N epochs into the history, and warn if the representation
             collapses; 0 turns it off.
         resume: ``None``; ``"auto"`` (newest valid checkpoint in ``checkpoint_dir``); or a path.
-        progress: Show a tqdm progress bar.
+        progress: Show a tqdm progress bar and print one line per epoch (loss, lr, EMA
+            momentum, samples/s, monitor metrics); ``False`` keeps the loop quiet.
+        log_dir: Folder for the run's logs, written and flushed while training runs
+            (:mod:`ecgssl.training.loggers`): ``log.jsonl`` (start, steps, metrics, epochs,
+            checkpoints) and ``history.csv`` (one row per epoch); ``None``: no log files.
+        log_every_steps: Write a step line to ``log.jsonl`` (and TensorBoard) every N
+            optimisation steps; epoch rows and published metrics are always written.
+        tensorboard: Also write TensorBoard events to ``log_dir/tensorboard`` (needs the
+            ``tensorboard`` package: ``pip install "ecgssl[tensorboard]"``).
         nan_policy: What a non-finite loss does: ``"raise"`` (stop with the step) or ``"skip"``
             (drop the batch and count it).
         sync_batchnorm: In a distributed run on GPUs, convert every BatchNorm to
@@ -89,6 +97,9 @@ class PretrainConfig:
     health_every: int = 1
     resume: str | Path | None = None
     progress: bool = True
+    log_dir: str | Path | None = None
+    log_every_steps: int = 10
+    tensorboard: bool = False
     nan_policy: str = "raise"
     sync_batchnorm: bool = False
     compile: bool = False
@@ -134,6 +145,7 @@ class PretrainConfig:
             positive_int("checkpoint_every_steps")
         positive_int("keep_last")
         positive_int("health_every", 0)
+        positive_int("log_every_steps")
         positive_int("seed", 0)
         if self.seed >= 2**63:
             raise ValueError(f"seed must be < 2**63, got {self.seed}")
@@ -146,6 +158,7 @@ class PretrainConfig:
             number("grad_clip", 0.0)
         boolean("drop_last")
         boolean("progress")
+        boolean("tensorboard")
         boolean("sync_batchnorm")
         boolean("compile")
         boolean("tune_cpu_malloc")
@@ -164,6 +177,9 @@ class PretrainConfig:
             raise ValueError(f"nan_policy must be 'raise' or 'skip', got {self.nan_policy!r}")
         path_or_none("checkpoint_dir")
         path_or_none("resume")
+        path_or_none("log_dir")
+        if self.tensorboard and self.log_dir is None:
+            raise ValueError("tensorboard=True needs a log_dir to write the events to")
         if self.resume is not None and self.resume != "auto" and not Path(self.resume).exists():
             raise ValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
         if self.resume == "auto" and self.checkpoint_dir is None:
@@ -193,7 +209,7 @@ class PretrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary of the settings."""
         d = asdict(self)
-        for k in ("checkpoint_dir", "resume"):
+        for k in ("checkpoint_dir", "resume", "log_dir"):
             if d[k] is not None:
                 d[k] = str(d[k])
         return d

@@ -19,6 +19,7 @@ import contextlib
 import math
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.methods.base import SSLMethod
 from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.training.batches import LoaderBatches, TensorBatches
+from ecgssl.training.callbacks import Callback, CallbackList, RunState
 from ecgssl.training.checkpoint import (
     CHECKPOINT_FORMAT,
     atomic_torch_save,
@@ -65,6 +67,7 @@ from ecgssl.training.distributed import (
 )
 from ecgssl.training.health import is_collapsed, representation_health
 from ecgssl.training.inputs import TrainingData, prepare_training_data
+from ecgssl.training.loggers import default_loggers
 from ecgssl.training.optim import build_optimizer, warmup_cosine
 from ecgssl.validation import STANDARD_LEADS, check_signal
 
@@ -88,8 +91,10 @@ class PretrainResult:
         encoder: The pretrained online encoder (eval mode).
         method: The fitted method (heads and targets included).
         history: One dict per epoch: epoch, loss, lr, momentum, seconds, samples_per_s, any
-            extra terms the method logs (e.g. BELL's intra/inter), and ``health/...``
-            representation-health statistics (see ``PretrainConfig.health_every``).
+            extra terms the method logs (e.g. BELL's intra/inter), ``health/...``
+            representation-health statistics (see ``PretrainConfig.health_every``) and the
+            last value in that epoch of every metric callbacks published (e.g. the online
+            monitor's ``monitor/knn_macro_auroc``).
         checkpoint_path: The last checkpoint written (or resumed from), or ``None``.
         config: The training configuration.
         signal: The signal contract of the training data (fs, leads, window length).
@@ -127,11 +132,12 @@ class _Progress:
     skipped: int = 0
     tau: float = math.nan
     last_ckpt: Path | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # published in the epoch so far
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sums": dict(self.sums), "n_seen": self.n_seen, "n_steps": self.n_steps,
-            "seconds": self.seconds,
+            "seconds": self.seconds, "metrics": dict(self.metrics),
         }  # fmt: skip
 
 
@@ -145,6 +151,10 @@ class Pretrainer:
             views), a name/spec/list, or ``None`` for :func:`ecgssl.augment.ssl_policy`.
         config: Training settings; keyword overrides are applied on top.
         metadata: Extra JSON-like facts stored in checkpoints (dataset, preprocessing...).
+        callbacks: :class:`~ecgssl.training.callbacks.Callback` s called during :meth:`fit`
+            (e.g. a logger or :class:`ecgssl.evaluation.OnlineMonitor`), after the loggers
+            the configuration asks for (``log_dir``, ``tensorboard``, ``progress``; see
+            :func:`ecgssl.training.loggers.default_loggers`). Their errors are not caught.
         **overrides: Any :class:`PretrainConfig` field.
 
     Example:
@@ -157,6 +167,7 @@ class Pretrainer:
         augmentation: TwoViews | AugSpec | list[AugSpec] | None = None,
         config: PretrainConfig | None = None,
         metadata: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] | None = None,
         **overrides: Any,
     ) -> None:
         if not isinstance(method, SSLMethod):
@@ -175,6 +186,7 @@ class Pretrainer:
         self.views = augmentation if isinstance(augmentation, TwoViews) else TwoViews(augmentation)
         self.metadata = plain_data(dict(metadata or {}), "metadata")
         self.device = resolve_device(self.config.device)
+        self.callbacks = CallbackList([*default_loggers(self.config), *(callbacks or ())])
 
         self.signal: dict[str, Any] = {}
 
@@ -293,6 +305,7 @@ class Pretrainer:
             ep = ckpt["epoch_progress"]
             p.sums, p.n_seen = dict(ep["sums"]), int(ep["n_seen"])
             p.n_steps, p.seconds = int(ep["n_steps"]), float(ep["seconds"])
+            p.metrics.update(ep.get("metrics", {}))
         rng = ckpt["rng"]
         torch.set_rng_state(rng["torch"])
         if rng.get("cuda") and torch.cuda.is_available():
@@ -444,6 +457,13 @@ class Pretrainer:
             self._check_resume(ckpt, path, steps_per_epoch)
             self._restore(ckpt, path, p, optimizer, scaler, aug_gen, batches)
             resumed_from = path
+        callbacks = self.callbacks
+        run = RunState(
+            method=method, config=cfg, device=device, signal=self.signal,
+            steps_per_epoch=steps_per_epoch, total_steps=total, n_epochs=n_epochs, step=p.step,
+            epoch=p.epoch, history=p.history, resumed_from=resumed_from, is_main=main,
+            pending=p.metrics, callbacks=callbacks,
+        )  # fmt: skip
 
         def save() -> None:
             assert ckpt_dir is not None
@@ -462,17 +482,20 @@ class Pretrainer:
                 )  # fmt: skip
                 return
             prune_checkpoints(ckpt_dir, cfg.keep_last)
+            callbacks.on_checkpoint(run, p.last_ckpt)
 
         every_steps = cfg.checkpoint_every_steps if ckpt_dir is not None else None
         checked = False
         probe: Tensor | None = None  # fixed records for the representation-health statistics
         warned_collapse = False
+        callbacks.on_start(run)
         for epoch in range(p.epoch, n_epochs):
             method.train()
             batches.set_epoch(epoch)
             if p.batch_in_epoch == 0:
                 p.epoch_rng = batches.get_state()
                 p.sums, p.n_seen, p.n_steps, p.seconds = {}, 0, 0, 0.0
+                p.metrics.clear()  # in place: run.pending is the same dict
             t0 = time.perf_counter()
             in_epoch = min(steps_per_epoch, total - epoch * steps_per_epoch)  # last: maybe cut
             bar = tqdm(batches.epoch(p.epoch_rng, skip=p.batch_in_epoch), total=in_epoch,
@@ -505,6 +528,7 @@ class Pretrainer:
                 with autocast:
                     out = step_fn(v1, v2, **step_kwargs)
                 loss = out["loss"]
+                step_logs: dict[str, float] | None = None
                 if all_ranks_true(bool(torch.isfinite(loss))):
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
@@ -520,6 +544,11 @@ class Pretrainer:
                     logged = mean_over_ranks({k: float(v.detach()) for k, v in out.items()})
                     for k, v in logged.items():
                         p.sums[k] = p.sums.get(k, 0.0) + v
+                    step_logs = {
+                        "step": p.step + 1, "epoch": epoch + 1, **logged,
+                        "lr": optimizer.param_groups[0]["lr"],
+                        "momentum": p.tau if method.uses_momentum else math.nan,
+                    }  # fmt: skip
                     if cfg.progress and main:
                         bar.set_postfix(loss=f"{float(loss):.4f}",
                                         lr=f"{optimizer.param_groups[0]['lr']:.2e}")  # fmt: skip
@@ -535,6 +564,11 @@ class Pretrainer:
                     )
                 p.step += 1
                 p.batch_in_epoch += 1
+                run.step = p.step
+                if step_logs is not None:
+                    t_hooks = time.perf_counter()
+                    callbacks.on_step(run, step_logs)
+                    t0 += time.perf_counter() - t_hooks  # hook time is not training time
                 if every_steps and p.step % every_steps == 0 and p.batch_in_epoch < in_epoch:
                     now = time.perf_counter()
                     p.seconds, t0 = p.seconds + now - t0, now
@@ -560,13 +594,17 @@ class Pretrainer:
                         "lower lr, raise the EMA momentum or check the augmentations",
                         RuntimeWarning, stacklevel=2,
                     )  # fmt: skip
+            p.history[-1].update(p.metrics)
             p.epoch, p.batch_in_epoch = epoch + 1, 0
+            run.epoch = p.epoch
+            callbacks.on_epoch(run, p.history[-1])
             due = p.epoch % cfg.checkpoint_every == 0 or p.epoch == n_epochs
             if ckpt_dir is not None and (due or (every_steps and p.step % every_steps == 0)):
                 save()
 
         check_replicas(method, "at the end of training")
         method.eval()
+        callbacks.on_end(run, p.history)
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
