@@ -37,6 +37,7 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.evaluation.finetune import FinetuneConfig
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
+from ecgssl.recipes import SHARED_BUDGET, Recipe
 from ecgssl.registry import METHODS
 from ecgssl.training.checkpoint import atomic_torch_save, load_checkpoint
 
@@ -54,7 +55,7 @@ BASELINES = ("random_init", "supervised")
 FIELDS = (
     "dataset", "method", "seed", "label_fraction", "protocol", "macro_auroc",
     "macro_auroc_ci_low", "macro_auroc_ci_high", "macro_auprc", "macro_f1", "n_train",
-    "n_test", "pretrain_seconds", "eval_seconds", "encoder_params", "epochs",
+    "n_test", "pretrain_seconds", "eval_seconds", "encoder_params", "epochs", "steps",
 )  # fmt: skip
 
 
@@ -94,12 +95,14 @@ class CompareConfig:
             (``"linear"``, ``"knn"`` or ``"finetune"``).
         encoder: Encoder spec shared by every method and baseline (default ``multibranch``).
         epochs: Pretraining epochs of every SSL method (ignored when ``steps`` is set).
-        steps: Pretraining budget of every SSL method in optimisation steps (``None``: use
-            ``epochs``). Each method otherwise keeps its recipe's method options
-            (:mod:`ecgssl.recipes`, e.g. BELL's EMA momentum); the budget, batch size, lr and
-            views are the comparison's, the same for every method.
-        batch_size: Pretraining batch size.
-        lr: Peak pretraining learning rate.
+        steps: Pretraining budget of every SSL method in optimisation steps. With neither
+            ``steps`` nor ``epochs``, the budget is the recipes' shared one
+            (:mod:`ecgssl.recipes`: 1000 steps at batch 64, at most 50 epochs), the same
+            budget ``ecgssl.pretrain`` and ``ecgssl pretrain`` use. Each method keeps its
+            recipe's method options (e.g. BELL's EMA momentum); the budget, batch size, lr
+            and views are the comparison's, the same for every method (:meth:`budget`).
+        batch_size: Pretraining batch size (``None``: the recipes' batch size).
+        lr: Peak pretraining learning rate (``None``: the recipes' lr).
         window_seconds: Length of the pretraining crops.
         augmentation: Strength of the shared view policy (:func:`ecgssl.augment.ssl_policy`).
         finetune_epochs: Maximum epochs of the ``supervised`` baseline and the ``finetune``
@@ -116,10 +119,10 @@ class CompareConfig:
     seeds: Sequence[int] = (0, 1, 2)
     protocol: str = "linear"
     encoder: str | dict[str, Any] = field(default_factory=lambda: {"name": "multibranch"})
-    epochs: int = 20
+    epochs: int | None = None
     steps: int | None = None
-    batch_size: int = 64
-    lr: float = 1e-3
+    batch_size: int | None = None
+    lr: float | None = None
     window_seconds: float = 2.5
     augmentation: str = "default"
     finetune_epochs: int = 30
@@ -142,17 +145,33 @@ class CompareConfig:
             raise ValueError(f"augmentation must be one of {STRENGTHS}, got {self.augmentation!r}")
         for name in ("epochs", "batch_size", "finetune_epochs", "steps"):
             v = getattr(self, name)
-            if name == "steps" and v is None:
+            if v is None and name != "finetune_epochs":
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not self.window_seconds > 0:
             raise ValueError(f"window_seconds must be > 0, got {self.window_seconds}")
         v = self.min_positives_per_class
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"min_positives_per_class must be an integer >= 0, got {v!r}")
+
+
+    def budget(self, n_train: int) -> dict[str, Any]:
+        """The pretraining budget every SSL method gets on ``n_train`` training records:
+        ``steps``, ``batch_size`` and ``lr``, from the explicit fields or else the recipes'
+        shared budget (:data:`ecgssl.recipes.SHARED_BUDGET`)."""
+        recipe = Recipe("compare", **SHARED_BUDGET)
+        batch = min(self.batch_size or recipe.batch_size, max(1, n_train))
+        per_epoch = max(1, n_train // batch)
+        if self.steps is not None:
+            steps = self.steps
+        elif self.epochs is not None:
+            steps = self.epochs * per_epoch
+        else:
+            steps = max(1, min(recipe.steps, math.ceil(recipe.max_epochs * per_epoch)))
+        return {"steps": steps, "batch_size": batch, "lr": self.lr or recipe.lr}
 
 
 #: Settings that every row of one results folder must share: resuming with another value would
@@ -202,11 +221,12 @@ def _warn_if_few_steps(dataset: ECGDataset, cfg: CompareConfig, log: Callable[[s
     if all(parse_method(m)[0] in BASELINES for m in cfg.methods):
         return
     n_train = int(np.sum(np.asarray(dataset.split) == "train"))
-    steps = cfg.steps or max(1, n_train // cfg.batch_size) * cfg.epochs
+    b = cfg.budget(n_train)
+    steps = b["steps"]
     if steps < FEW_STEPS:
         message = (
             f"each SSL method gets only about {steps} optimiser steps ({n_train} training "
-            f"records, batch {cfg.batch_size}, {cfg.epochs} epochs): too few to learn much, so "
+            f"records, batch {b['batch_size']}): too few to learn much, so "
             "the comparison mostly measures initialisation; raise --epochs (or lower "
             "--batch-size) for at least a few hundred steps"
         )
@@ -277,12 +297,12 @@ def _pretrained_encoder(
     encoder_spec = dict(cfg.encoder) if isinstance(cfg.encoder, dict) else {"name": cfg.encoder}
     if "shared_weights" in options:  # a BELL-style ablation of the encoder's weight sharing
         encoder_spec["shared_weights"] = options["shared_weights"]
-    budget: dict[str, Any] = {"steps": cfg.steps} if cfg.steps else {"epochs": cfg.epochs}
+    budget = cfg.budget(int(np.sum(np.asarray(ds.split) == "train")))
     result = pretrain(
         method=name, dataset=ds, encoder=encoder_spec,
         **budget,
         augmentations=ssl_policy(cfg.window_seconds, cfg.augmentation),
-        batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, device=cfg.device, progress=progress,
+        seed=seed, device=cfg.device, progress=progress,
         **options,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
@@ -338,6 +358,8 @@ def run_comparison(
     _write_config(out / "config.json", cfg, resuming=bool(rows),
                   pretrain_data=None if pretrain_data is None else pretrain_data.name)  # fmt: skip
     _warn_if_few_steps(pre_ds, cfg, log)
+    n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
+    budget = cfg.budget(n_pre)
     for label in cfg.methods:
         name, options = parse_method(label)
         protocol = "finetune" if name == "supervised" else cfg.protocol
@@ -379,7 +401,9 @@ def run_comparison(
                     "n_train": res.n_train, "n_test": res.n_test,
                     "pretrain_seconds": round(pre_s, 1), "eval_seconds": round(eval_s, 1),
                     "encoder_params": _n_params(encoder),
-                    "epochs": cfg.epochs if name not in BASELINES else 0,
+                    "epochs": 0 if name in BASELINES else round(
+                        budget["steps"] / max(1, n_pre // budget["batch_size"]), 2),
+                    "steps": 0 if name in BASELINES else budget["steps"],
                 }  # fmt: skip
                 rows.append(row)
                 done.add(_cell_key(row))
@@ -420,6 +444,20 @@ def _n_labeled(rows: list[dict[str, Any]], fraction: float) -> str:
     return f" (n = {sizes[0]})" if len(sizes) == 1 else f" (n = {sizes[0]}–{sizes[-1]})"
 
 
+def _budget_text(rows: list[dict[str, Any]], config: CompareConfig) -> str:
+    """E.g. "1000 steps (50 epochs), batch 64, lr 0.001", from the rows and the config."""
+    batch = config.batch_size or SHARED_BUDGET["batch_size"]
+    lr = config.lr or SHARED_BUDGET["lr"]
+    ssl = [r for r in rows if r.get("method") not in BASELINES and r.get("steps")]
+    if ssl:
+        budget = f"{int(float(ssl[0]['steps']))} steps ({float(ssl[0]['epochs']):g} epochs)"
+    elif config.steps or config.epochs:
+        budget = f"{config.steps} steps" if config.steps else f"{config.epochs} epochs"
+    else:
+        budget = "the recipes' budget"
+    return f"{budget}, batch {batch}, lr {lr:g}"
+
+
 def summary_table(
     rows: list[dict[str, Any]],
     config: CompareConfig | None = None,
@@ -444,7 +482,7 @@ def summary_table(
         lines.append(
             f"Macro AUROC on the `{rows[0]['dataset']}` test split, mean ± std over seeds "
             f"{list(config.seeds)}; SSL methods pretrained on {source}: "
-            f"{f'{config.steps} steps' if config.steps else f'{config.epochs} epochs'}, batch {config.batch_size}, lr {config.lr:g}, {config.window_seconds:g} s "
+            f"{_budget_text(rows, config)}, {config.window_seconds:g} s "
             f"crops, `{config.augmentation}` views, {config.protocol} protocol; encoder "
             f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
             f"`supervised` = the same encoder trained from scratch on the labels. Label "

@@ -129,7 +129,8 @@ def list_recipes() -> list[str]:
 # Chosen on real PTB-XL (benchmarks/ptbxl_dev.py: pretrain on strat folds 1-7, every choice on
 # fold 8) and reported once on fold 9; tables in benchmarks/results/ptbxl-dev-ablations/ and
 # benchmarks/results/ptbxl-dev/, discussion in docs/recipe.md.
-_SHARED_BUDGET: dict[str, Any] = {"steps": 1000, "max_epochs": 50.0, "batch_size": 64, "lr": 1e-3}
+#: The budget every built-in recipe shares (and ``ecgssl compare`` gives every method).
+SHARED_BUDGET: dict[str, Any] = {"steps": 1000, "max_epochs": 50.0, "batch_size": 64, "lr": 1e-3}
 _BUDGET_EVIDENCE = (
     "Budget chosen with BELL on PTB-XL fold 8 (docs/recipe.md): at equal compute, batch 64 x "
     "500 steps matched batch 128 x 500 steps and beat batch 128 x 250 steps, so the recipe "
@@ -138,18 +139,18 @@ _BUDGET_EVIDENCE = (
     "recordings did not help there."
 )
 _register("bell", Recipe(
-    "bell", **_SHARED_BUDGET,
+    "bell", **SHARED_BUDGET,
     evidence=_BUDGET_EVIDENCE + " BELL keeps gamma 0.8 and EMA 0.996 -> 1 (cosine over the "
     "steps).",
 ))  # fmt: skip
 _register("lead_barlow", Recipe(
-    "lead_barlow", **_SHARED_BUDGET,
+    "lead_barlow", **SHARED_BUDGET,
     evidence=_BUDGET_EVIDENCE + " lead_barlow was the strongest method on fold 8 at the "
     "ablation budget (+0.034 over random init at 10 % labels, 250 steps).",
 ))  # fmt: skip
 for _name in ("byol", "simclr", "vicreg", "barlow_twins", "clocs", "simsiam", "moco_v3"):
     _register(_name, Recipe(
-        _name, **_SHARED_BUDGET,
+        _name, **SHARED_BUDGET,
         evidence=_BUDGET_EVIDENCE + f" {_name}'s own options are its defaults: not tuned on "
         "real data.",
     ))  # fmt: skip

@@ -29,12 +29,19 @@ Run `ecgssl COMMAND --help` for a command's options and examples.
 """
 
 
+def _version() -> str:
+    from ecgssl import __version__
+
+    return __version__
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each subcommand's parser, by command path."""
     parser = Parser(
         prog="ecgssl", description="Self-supervised learning for multi-lead ECGs.", epilog=EPILOG
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"ecgssl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     subparsers: dict[str, argparse.ArgumentParser] = {}
     for module in (pretrain, evaluate, compare, embed, export, listing):

@@ -23,6 +23,8 @@ __all__ = [
     "load_toml",
     "parse_sets",
     "parse_spec",
+    "seeds",
+    "DeprecatedAlias",
 ]
 
 
@@ -81,6 +83,41 @@ def fractions(text: str, option: str = "--label-fractions") -> list[float]:
     if not values or any(not 0 < v <= 1 for v in values):
         raise UserError(f"label fractions must lie in (0, 1], got {text!r}")
     return values
+
+
+def seeds(text: str | int, option: str = "--seeds") -> list[int]:
+    """Comma-separated integer seeds (``"0,1,2"``); a single integer is one seed."""
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError as e:
+        raise UserError(f"{option} must be comma-separated integers, got {text!r}") from e
+    if not values:
+        raise UserError(f"{option} must name at least one seed, got {text!r}")
+    return values
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option name kept for one release: warns on stderr and sets the new option.
+
+    ``parser.add_argument("--fractions", dest="label_fractions", action=DeprecatedAlias,
+    new="--label-fractions")``; with ``append=True`` each use appends (``--set`` ->
+    ``--dataset-option``).
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str, new: str,
+                 append: bool = False, **kwargs: Any) -> None:  # fmt: skip
+        kwargs.setdefault("help", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+        self.new, self.append = new, append
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        print(f"ecgssl: warning: {option_string} is deprecated and will be removed in the next "
+              f"release; use {self.new}", file=sys.stderr)  # fmt: skip
+        if self.append:
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])
+        else:
+            setattr(namespace, self.dest, values)
 
 
 # -- TOML configs ----------------------------------------------------------------------------

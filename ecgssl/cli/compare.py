@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ecgssl.cli._common import (
+    DeprecatedAlias,
     UserError,
     add_dataset_args,
     fractions,
     load_cli_dataset,
     load_spec_dataset,
+    seeds,
 )
 
 __all__ = ["ABLATIONS", "add_parser", "split_methods"]
@@ -21,7 +23,7 @@ EPILOG = """examples:
   ecgssl compare                                   # built-in dataset, 3 seeds, 1/10/100 %
   ecgssl compare --ablations --seeds 0             # BELL gamma / branch / pair ablations
   ecgssl compare --dataset ludb --root data/ludb   # a real dataset on disk
-  ecgssl compare --methods "bell:gamma=0.5,byol" --fractions 0.1 --epochs 5
+  ecgssl compare --methods "bell:gamma=0.5,byol" --label-fractions 0.1 --steps 200
   ecgssl compare --config compare.toml             # options from a TOML file; flags win
   ecgssl compare --dataset npz --root ptbxl_super_100hz_dev.npz \\
       --pretrain-dataset '{"name": "combined", "datasets": [{"name": "npz", "root":
@@ -50,7 +52,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="comma-separated methods/baselines; options as name:key=value")  # fmt: skip
     c.add_argument("--ablations", action="store_true",
                    help="add the BELL ablations (gamma 1/0.5/0, shared branches, random pair)")  # fmt: skip
-    c.add_argument("--fractions", default="0.01,0.1,1.0", help="label fractions")
+    c.add_argument("--label-fractions", default="0.01,0.1,1.0",
+                   help="comma-separated label fractions")  # fmt: skip
+    c.add_argument("--fractions", dest="label_fractions", action=DeprecatedAlias,
+                   new="--label-fractions")  # fmt: skip
     c.add_argument("--min-positives-per-class", type=int, default=0,
                    help="positive records per class forced into every label-fraction sample "
                    "(default 0: plain stratified fractions; 1: class-balanced few-shot sets)")  # fmt: skip
@@ -59,11 +64,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "combined set) instead of --dataset's train split")  # fmt: skip
     c.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     c.add_argument("--protocol", default="linear", help="linear, knn or finetune")
-    c.add_argument("--epochs", type=int, default=20, help="pretraining epochs per method")
+    c.add_argument("--epochs", type=int, default=None,
+                   help="pretraining epochs per method (default: the recipes' budget, as in "
+                   "`ecgssl pretrain`: 1000 steps at batch 64, at most 50 epochs)")  # fmt: skip
     c.add_argument("--steps", type=int, default=None,
                    help="pretraining budget in optimisation steps (replaces --epochs)")  # fmt: skip
-    c.add_argument("--batch-size", type=int, default=64, help="pretraining batch size")
-    c.add_argument("--lr", type=float, default=1e-3, help="pretraining learning rate")
+    c.add_argument("--batch-size", type=int, default=None,
+                   help="pretraining batch size (default: the recipes', 64)")  # fmt: skip
+    c.add_argument("--lr", type=float, default=None,
+                   help="pretraining learning rate (default: the recipes', 1e-3)")  # fmt: skip
     c.add_argument("--window", type=float, default=2.5, help="pretraining crop in seconds")
     c.add_argument("--device", default="auto", help="auto, cpu or cuda")
     c.add_argument("--out", type=Path, default=None,
@@ -92,12 +101,8 @@ def run(args: argparse.Namespace) -> int:
     methods = split_methods(args.methods)
     if args.ablations:
         methods += [m for m in ABLATIONS if m not in methods]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError as e:
-        raise UserError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from e
     config = CompareConfig(
-        methods=methods, label_fractions=fractions(args.fractions, "--fractions"), seeds=seeds,
+        methods=methods, label_fractions=fractions(args.label_fractions), seeds=seeds(args.seeds),
         protocol=args.protocol, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         window_seconds=args.window, device=args.device,
         min_positives_per_class=args.min_positives_per_class,

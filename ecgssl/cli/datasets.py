@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import dataset_kwargs
+from ecgssl.cli._common import DeprecatedAlias, dataset_kwargs
 
 __all__ = ["add_parsers"]
 
 EPILOG_PREPARE = """examples:
   ecgssl datasets prepare synthetic                         # simulate and cache 1000 ECGs
   ecgssl datasets prepare ludb --root ~/data/ludb
-  ecgssl datasets prepare ptbxl --root ~/data/ptb-xl-1.0.3 --set fs=100 --set task='"rhythm"'
+  ecgssl datasets prepare ptbxl --root ~/data/ptb-xl-1.0.3 --dataset-option fs=100 --dataset-option task='"rhythm"'
 The preprocessed signals are cached ($ECGSSL_CACHE_DIR, else ~/.cache/ecgssl): later loads
 with the same settings take seconds. Nothing is ever downloaded (see docs/datasets.md).
 """
@@ -49,8 +49,10 @@ def add_parsers(sub: Any) -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--root", type=Path, default=None, help="data folder of a real dataset")
     p.add_argument("--task", default=None, help="label task (e.g. ptbxl: rhythm)")
     p.add_argument("--n-records", type=int, default=None, help="synthetic dataset size")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="loader option, e.g. --set fs=100 (JSON values)")  # fmt: skip
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. --dataset-option fs=100 (JSON values)")  # fmt: skip
+    p.add_argument("--set", dest="dataset_option", action=DeprecatedAlias, append=True,
+                   new="--dataset-option")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_prepare, command_path="datasets prepare")
     return {"datasets list": ls, "datasets prepare": p}
@@ -78,7 +80,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from ecgssl.data.cache import cache_dir
     from ecgssl.registry import DATASETS
 
-    kwargs = dataset_kwargs(args, args.name, args.set)
+    kwargs = dataset_kwargs(args, args.name, args.dataset_option)
     if "progress" in inspect.signature(DATASETS.get(args.name)).parameters:
         kwargs.setdefault("progress", not args.no_progress)
     t0 = time.perf_counter()
