@@ -25,9 +25,8 @@ from torch import Tensor, nn
 
 from ecgssl import __version__
 from ecgssl.encoders.base import Encoder
-from ecgssl.registry import ENCODERS
-from ecgssl.training.checkpoint import load_checkpoint, plain_data
-from ecgssl.training.compat import load_encoder
+from ecgssl.training.checkpoint import plain_data
+from ecgssl.training.encoder_files import read_encoder
 from ecgssl.training.pretrainer import PretrainResult
 
 __all__ = ["ExportedFiles", "export", "load_encoder_file", "load_exported", "signal_card"]
@@ -111,38 +110,11 @@ def signal_card(
 
 
 def load_encoder_file(path: str | Path) -> tuple[Encoder, dict[str, Any]]:
-    """Load an encoder and its signal card from a Pretrainer checkpoint or a CLI ``encoder.pt``.
+    """The encoder and its card from an encoder folder, a checkpoint or a legacy encoder.pt.
 
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is neither kind.
+    Same as :func:`ecgssl.training.read_encoder`.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no encoder file at {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable ecgssl file: {e}") from e
-    if isinstance(obj, dict) and "format" in obj:  # a Pretrainer checkpoint
-        ckpt = load_checkpoint(path)
-        enc = load_encoder(path)
-        card = signal_card(enc, ckpt.get("signal"), ckpt.get("method"),
-                           ckpt.get("preprocessing"), ckpt.get("normalisation"))  # fmt: skip
-        return enc, card
-    if isinstance(obj, dict) and {"encoder", "state_dict"} <= set(obj):
-        enc = ENCODERS.build(dict(obj["encoder"]))
-        if not isinstance(enc, Encoder):
-            raise ValueError(f"{path}: encoder config {obj['encoder']!r} built no Encoder")
-        enc.load_state_dict(obj["state_dict"])
-        enc.eval()
-        card = signal_card(enc, obj.get("signal"), obj.get("method"),
-                           obj.get("preprocessing"), obj.get("normalisation"))  # fmt: skip
-        return enc, card
-    raise ValueError(
-        f"{path} is neither an ecgssl checkpoint nor an encoder file written by "
-        "`ecgssl pretrain --out`"
-    )
+    return read_encoder(path)
 
 
 def export(

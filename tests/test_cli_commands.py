@@ -57,17 +57,22 @@ def test_debug_raises_parse_and_run_errors():
         main(["--debug", "export", "missing.pt", "--out", "x"])
 
 
-@pytest.fixture(scope="module")
-def encoder_file(tmp_path_factory):
-    """An ``encoder.pt`` as ``ecgssl pretrain --out`` writes it (untrained weights)."""
+@pytest.fixture(scope="module", params=["folder", "encoder.pt"])
+def encoder_file(request, tmp_path_factory):
+    """An encoder folder as ``ecgssl pretrain --out`` writes it, or a legacy ``encoder.pt``
+    (untrained weights)."""
     data = ecgssl.load_dataset("synthetic", n_records=40, progress=False)
     torch.manual_seed(0)
     enc = ecgssl.build_encoder({"name": "multibranch", "width": 8, "per_lead_dim": 16}, 12)
-    path = tmp_path_factory.mktemp("run") / "encoder.pt"
-    torch.save({"encoder": enc.config, "state_dict": enc.state_dict(),
-                "method": {"name": "bell", "hparams": {"gamma": 0.8}},
-                "signal": {"fs": data.fs, "leads": list(data.leads), "window_samples": 250},
-                "preprocessing": None, "normalisation": None}, path)  # fmt: skip
+    method = {"name": "bell", "hparams": {"gamma": 0.8}}
+    signal = {"fs": data.fs, "leads": list(data.leads), "window_samples": 250}
+    run = tmp_path_factory.mktemp("run")
+    if request.param == "folder":
+        path = enc.save_pretrained(run / "encoder", signal=signal, method=method)
+    else:
+        path = run / "encoder.pt"
+        torch.save({"encoder": enc.config, "state_dict": enc.state_dict(), "method": method,
+                    "signal": signal, "preprocessing": None, "normalisation": None}, path)  # fmt: skip
     return data, enc.eval(), path
 
 
@@ -156,4 +161,6 @@ def test_pretrain_on_unlabeled_data_with_a_step_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "for 3 steps" in out and "no labels" in out
-    assert (tmp_path / "run" / "encoder.pt").exists()
+    assert (
+        ecgssl.load_encoder(tmp_path / "run" / "encoder", fs=50.0).config["name"] == "multibranch"
+    )

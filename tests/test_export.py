@@ -76,7 +76,7 @@ def test_export_a_bare_encoder_and_errors(tmp_path):
         ecgssl.export(42, tmp_path / "x")  # type: ignore[arg-type]
     bad = tmp_path / "bad.pt"
     torch.save({"weights": torch.zeros(1)}, bad)
-    with pytest.raises(ValueError, match="neither an ecgssl checkpoint"):
+    with pytest.raises(ValueError, match="not an ecgssl encoder file or corrupt"):
         ecgssl.export(bad, tmp_path / "x")
 
 

@@ -8,12 +8,14 @@ from ecgssl.training.checkpoint import (
 )
 from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint, load_encoder
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.encoder_files import EncoderFileError, read_encoder
 from ecgssl.training.optim import LARS, build_optimizer, warmup_cosine
 from ecgssl.training.pretrainer import NonFiniteLossError, Pretrainer, PretrainResult
 
 __all__ = [
     "LARS",
     "CheckpointMismatchError",
+    "EncoderFileError",
     "NonFiniteLossError",
     "PretrainConfig",
     "PretrainResult",
@@ -25,5 +27,6 @@ __all__ = [
     "latest_valid_checkpoint",
     "load_checkpoint",
     "load_encoder",
+    "read_encoder",
     "warmup_cosine",
 ]
