@@ -41,6 +41,7 @@ def test_console_entry_point_help():
         (["embed", "missing.pt", "--out", "x.npy"], "no encoder file"),
         (["embed", "missing.pt", "--out", "x.csv"], ".npy or .npz"),
         (["export", "missing.pt", "--out", "x"], "no encoder file"),
+        (["export", "missing.pt", "--out", "x", "--format", "jit"], "invalid choice"),
         (["evaluate", "missing.pt"], "no encoder file"),
         (["datasets", "prepare", "ptbxll"], "ptbxl"),
         (["compare", "--seeds", "a,b"], "--seeds"),
@@ -99,13 +100,28 @@ def test_embed_refuses_other_leads(encoder_file, tmp_path, capsys):
 
 def test_export_command_matches_embed(encoder_file, tmp_path, capsys):
     data, enc, path = encoder_file
-    assert main(["export", str(path), "--out", str(tmp_path / "m"), "--no-onnx"]) == 0
+    assert main(["export", str(path), "--out", str(tmp_path / "m")]) == 0
     assert "wrote" in capsys.readouterr().out
-    model, card = ecgssl.load_exported(tmp_path / "m.pt")
+    model, card = ecgssl.load_exported(tmp_path / "m.pt2")
     x = torch.as_tensor(data.signals[:3])
     np.testing.assert_allclose(model(x).detach().numpy(), ecgssl.embed(enc, x), atol=1e-6)
     assert card["method"] == {"name": "bell", "hparams": {"gamma": 0.8}}
     assert card["fs"] == data.fs and card["window_samples"] == 250
+    assert card["export"]["format"] == "pt2"
+
+
+def test_export_command_onnx(encoder_file, tmp_path, capsys):
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(
+            module, reason=f"{module} is not installed (pip install 'ecgssl[onnx]')"
+        )
+    import onnxruntime as ort
+
+    data, enc, path = encoder_file
+    assert main(["export", str(path), "--out", str(tmp_path / "m"), "--format", "onnx"]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = np.asarray(data.signals[:3], dtype=np.float32)
+    np.testing.assert_allclose(session.run(None, {"ecg": x})[0], ecgssl.embed(enc, x), atol=1e-4)
 
 
 def test_evaluate_command_writes_metrics(encoder_file, tmp_path, capsys):
