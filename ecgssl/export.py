@@ -76,15 +76,22 @@ def signal_card(
     preprocessing: Any = None,
     normalisation: Any = None,
 ) -> dict[str, Any]:
-    """The card of an encoder (see :func:`ecgssl.encoders.pretrained.encoder_card`)."""
+    """Deprecated: use :func:`ecgssl.encoders.pretrained.encoder_card` (the same card)."""
+    warnings.warn(
+        "ecgssl.export.signal_card is deprecated; use ecgssl.encoders.pretrained.encoder_card",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return encoder_card(encoder, signal, method, preprocessing, normalisation)
 
 
 def load_encoder_file(path: str | Path) -> tuple[Encoder, dict[str, Any]]:
-    """The encoder and its card from an encoder folder, a checkpoint or a legacy encoder.pt.
-
-    Same as :func:`ecgssl.training.read_encoder`.
-    """
+    """Deprecated: use :func:`ecgssl.training.read_encoder` (the same result)."""
+    warnings.warn(
+        "ecgssl.export.load_encoder_file is deprecated; use ecgssl.training.read_encoder",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return read_encoder(path)
 
 
@@ -106,7 +113,7 @@ def _runs_at(program: torch.export.ExportedProgram, module: nn.Module, x: Tensor
 
 def _program(module: nn.Module, example: Tensor, fixed: bool) -> tuple[Any, bool]:
     """A program with a dynamic batch, and a dynamic time axis when the graph allows it."""
-    if not fixed:
+    if not fixed and hasattr(torch.export.Dim, "DYNAMIC"):  # torch >= 2.6
         program = _trace(module, example, dynamic_time=True)
         longer = torch.randn(1, example.shape[1], 2 * example.shape[2] + 1)
         if _runs_at(program, module, longer):

@@ -169,3 +169,15 @@ def test_pt2_reproduces_pytorch_on_real_records(tmp_path):
     model, _ = ecgssl.load_exported(files.program)
     got = model(torch.as_tensor(x)).detach().numpy()
     np.testing.assert_allclose(got, ecgssl.embed(enc, x), rtol=0, atol=1e-4)
+
+
+def test_old_helpers_warn_and_still_work(tmp_path):
+    from ecgssl.export import load_encoder_file, signal_card
+
+    enc = ecgssl.build_encoder({"name": "resnet1d", "width": 8}, 3)
+    folder = enc.save_pretrained(tmp_path / "enc", signal={"fs": 100.0})
+    with pytest.deprecated_call(match="read_encoder"):
+        loaded, card = load_encoder_file(folder)
+    assert card["fs"] == 100.0 and loaded.config == enc.config
+    with pytest.deprecated_call(match="encoder_card"):
+        assert signal_card(enc)["encoder"] == enc.config
