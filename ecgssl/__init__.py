@@ -29,7 +29,13 @@ from ecgssl.evaluation.protocol import EvaluationResult
 from ecgssl.export import export, load_exported
 from ecgssl.recipes import RECIPES, Recipe, get_recipe, list_recipes
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS, Registry
-from ecgssl.training import PretrainConfig, Pretrainer, PretrainResult, load_encoder
+from ecgssl.training import (
+    EncoderFileError,
+    PretrainConfig,
+    Pretrainer,
+    PretrainResult,
+    load_encoder,
+)
 
 __all__ = [
     "AUGMENTATIONS",
@@ -38,6 +44,7 @@ __all__ = [
     "METHODS",
     "RECIPES",
     "ECGDataset",
+    "EncoderFileError",
     "EvaluationResult",
     "PretrainConfig",
     "PretrainResult",

@@ -1,21 +1,28 @@
-"""Export a pretrained encoder for use without ecgssl: TorchScript (+ ONNX) and a signal card.
+"""Export a pretrained encoder for use without ecgssl: a ``torch.export`` program or ONNX.
 
 The exported model maps a float32 (batch, leads, time) tensor in the units, lead order and
-sampling rate written on its **signal card** (a JSON file beside it) to the same
-(batch, output_dim) embeddings that :func:`ecgssl.embed` returns::
+sampling rate written on its **card** (a JSON file beside it) to the same (batch, output_dim)
+embeddings that :func:`ecgssl.embed` returns::
 
-    paths = ecgssl.export(result, "model/bell")       # model/bell.pt + model/bell.json
-    model, card = ecgssl.load_exported("model/bell.pt")
+    files = ecgssl.export(result, "model/bell")                  # model/bell.pt2 + bell.json
+    model, card = ecgssl.load_exported(files.program)
     features = model(torch.as_tensor(signals, dtype=torch.float32))
 
-Anyone can load the ``.pt`` with plain ``torch.jit.load``; ecgssl is not needed there.
+    ecgssl.export(result, "model/bell", format="onnx")           # model/bell.onnx + bell.json
+
+Plain PyTorch reads the ``.pt2`` (``torch.export.load(path).module()``) and ONNX Runtime the
+``.onnx``; ecgssl is not needed there. The batch dimension is dynamic; so is time when the
+encoder's graph allows it (the card's ``export.dynamic_time`` says; otherwise feed
+``export.example_length`` samples).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,18 +30,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ecgssl import __version__
 from ecgssl.encoders.base import Encoder
-from ecgssl.encoders.wrapped import check_rebuildable
-from ecgssl.registry import ENCODERS
-from ecgssl.training.checkpoint import load_checkpoint, plain_data
-from ecgssl.training.compat import load_encoder
+from ecgssl.encoders.pretrained import encoder_card, json_ready
+from ecgssl.training.encoder_files import read_encoder
 from ecgssl.training.pretrainer import PretrainResult
 
-__all__ = ["ExportedFiles", "export", "load_encoder_file", "load_exported", "signal_card"]
+__all__ = ["EXPORT_FORMATS", "ExportedFiles", "export", "load_encoder_file", "load_exported",
+           "signal_card"]  # fmt: skip
 
-#: Version of the signal-card layout.
-CARD_FORMAT = 1
+#: What :func:`export` writes: a ``torch.export`` program (``.pt2``) or ONNX (``.onnx``).
+EXPORT_FORMATS = ("pt2", "onnx")
+_SUFFIXES = (".pt2", ".onnx", ".json", ".pt")
 
 
 @dataclass(frozen=True)
@@ -42,14 +48,14 @@ class ExportedFiles:
     """Paths written by :func:`export`.
 
     Attributes:
-        torchscript: The TorchScript model (``torch.jit.load`` reads it).
-        card: The JSON signal card.
-        onnx: The ONNX model, or ``None`` when ``onnx`` is not installed or not asked for.
+        program: The model: ``PATH.pt2`` (``torch.export.load``) or ``PATH.onnx``.
+        card: The JSON card (``PATH.json``).
+        format: ``"pt2"`` or ``"onnx"``.
     """
 
-    torchscript: Path
+    program: Path
     card: Path
-    onnx: Path | None = None
+    format: str
 
 
 class _Embedder(nn.Module):
@@ -70,130 +76,139 @@ def signal_card(
     preprocessing: Any = None,
     normalisation: Any = None,
 ) -> dict[str, Any]:
-    """The JSON-able description of what an encoder expects and what it returns.
-
-    Args:
-        encoder: The encoder.
-        signal: Signal contract of the training data (``PretrainResult.signal`` or a
-            checkpoint's ``"signal"``): ``fs``, ``leads``, ``window_samples``...
-        method: ``{"name": ..., "hparams": {...}}`` of the pretraining method.
-        preprocessing: How the training data were preprocessed (filters, resampling...).
-        normalisation: How they were normalised (units, standardisation).
-    """
-    signal = dict(signal or {})
-    return plain_data(
-        {
-            "format": CARD_FORMAT,
-            "ecgssl_version": __version__,
-            "torch_version": str(torch.__version__),
-            "input": {
-                "layout": "(batch, leads, time)",
-                "dtype": "float32",
-                "n_leads": encoder.n_leads,
-                "input_length": encoder.input_length,
-                "min_length": encoder.min_length,
-            },
-            "output": {"layout": "(batch, output_dim)", "output_dim": encoder.output_dim},
-            "fs": signal.get("fs") if signal.get("fs") is not None else encoder.fs,
-            "leads": signal.get("leads"),
-            "window_seconds": signal.get("window_seconds"),
-            "window_samples": signal.get("window_samples"),
-            "preprocessing": preprocessing
-            if preprocessing is not None
-            else signal.get("preprocessing"),
-            "normalisation": normalisation
-            if normalisation is not None
-            else signal.get("normalisation"),
-            "method": dict(method) if method is not None else None,
-            "encoder": encoder.config,
-        },
-        "signal card",
+    """Deprecated: use :func:`ecgssl.encoders.pretrained.encoder_card` (the same card)."""
+    warnings.warn(
+        "ecgssl.export.signal_card is deprecated; use ecgssl.encoders.pretrained.encoder_card",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return encoder_card(encoder, signal, method, preprocessing, normalisation)
 
 
 def load_encoder_file(path: str | Path) -> tuple[Encoder, dict[str, Any]]:
-    """Load an encoder and its signal card from a Pretrainer checkpoint or a CLI ``encoder.pt``.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is neither kind.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no encoder file at {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable ecgssl file: {e}") from e
-    if isinstance(obj, dict) and "format" in obj:  # a Pretrainer checkpoint
-        ckpt = load_checkpoint(path)
-        enc = load_encoder(path)
-        card = signal_card(enc, ckpt.get("signal"), ckpt.get("method"),
-                           ckpt.get("preprocessing"), ckpt.get("normalisation"))  # fmt: skip
-        return enc, card
-    if isinstance(obj, dict) and {"encoder", "state_dict"} <= set(obj):
-        check_rebuildable(obj["encoder"], str(path))
-        enc = ENCODERS.build(dict(obj["encoder"]))
-        if not isinstance(enc, Encoder):
-            raise ValueError(f"{path}: encoder config {obj['encoder']!r} built no Encoder")
-        enc.load_state_dict(obj["state_dict"])
-        enc.eval()
-        card = signal_card(enc, obj.get("signal"), obj.get("method"),
-                           obj.get("preprocessing"), obj.get("normalisation"))  # fmt: skip
-        return enc, card
-    raise ValueError(
-        f"{path} is neither an ecgssl checkpoint nor an encoder file written by "
-        "`ecgssl pretrain --out`"
+    """Deprecated: use :func:`ecgssl.training.read_encoder` (the same result)."""
+    warnings.warn(
+        "ecgssl.export.load_encoder_file is deprecated; use ecgssl.training.read_encoder",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return read_encoder(path)
+
+
+def _trace(module: nn.Module, example: Tensor, dynamic_time: bool) -> torch.export.ExportedProgram:
+    dims = {0: torch.export.Dim("batch", min=1)}
+    if dynamic_time:
+        dims[2] = torch.export.Dim.DYNAMIC
+    return torch.export.export(module, (example,), dynamic_shapes={"x": dims})
+
+
+def _runs_at(program: torch.export.ExportedProgram, module: nn.Module, x: Tensor) -> bool:
+    """Whether ``program`` accepts ``x`` and reproduces ``module`` on it."""
+    try:
+        got = program.module()(x)
+    except (AssertionError, RuntimeError, ValueError):  # a guard: time was specialised
+        return False
+    return bool(torch.allclose(got, module(x), rtol=1e-4, atol=1e-5))
+
+
+def _program(module: nn.Module, example: Tensor, fixed: bool) -> tuple[Any, bool]:
+    """A program with a dynamic batch, and a dynamic time axis when the graph allows it."""
+    if not fixed and hasattr(torch.export.Dim, "DYNAMIC"):  # torch >= 2.6
+        program = _trace(module, example, dynamic_time=True)
+        longer = torch.randn(1, example.shape[1], 2 * example.shape[2] + 1)
+        if _runs_at(program, module, longer):
+            return program, True
+    return _trace(module, example, dynamic_time=False), False
+
+
+@contextlib.contextmanager
+def _quiet_onnx() -> Iterator[None]:
+    """Silence the ONNX exporter's notes about optional packages and torch-internal warnings."""
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # torch's own exporter calls a pytree API that torch deprecates (torch 2.13)
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def _write_onnx(program: Any, example: Tensor, path: Path) -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "ONNX export needs onnx and onnxscript: pip install 'ecgssl[onnx]'"
+        ) from None
+    with _quiet_onnx():
+        onnx_program = torch.onnx.export(
+            program, (example,), dynamo=True, input_names=["ecg"], output_names=["embedding"],
+            verbose=False,
+        )  # fmt: skip
+    assert onnx_program is not None
+    onnx_program.save(str(path))
 
 
 def export(
     encoder: Encoder | PretrainResult | str | Path,
     path: str | Path,
     *,
-    onnx: bool | None = None,
+    format: str = "pt2",
     example_length: int | None = None,
     card: Mapping[str, Any] | None = None,
 ) -> ExportedFiles:
-    """Write ``encoder`` as TorchScript (``PATH.pt``), a signal card (``PATH.json``) and,
-    when the ``onnx`` package is installed, ONNX (``PATH.onnx``).
+    """Write ``encoder`` as a ``torch.export`` program (``PATH.pt2``) or ONNX (``PATH.onnx``),
+    with its card (``PATH.json``).
 
     Args:
         encoder: An encoder, a :class:`PretrainResult` (its signal contract and method go on
-            the card), or the path of a checkpoint / CLI ``encoder.pt``.
-        path: Output path; a ``.pt``/``.json``/``.onnx`` suffix is replaced.
-        onnx: ``None``: ONNX when ``onnx`` is installed; ``True``: required (``ImportError``
-            if missing); ``False``: never.
-        example_length: Samples of the example input used to trace the model (default: the
-            training window, else the encoder's input length, else 2.5 s at the card's fs).
+            the card), or the path of an encoder folder, checkpoint or legacy ``encoder.pt``.
+        path: Output path; a ``.pt2``/``.onnx``/``.json``/``.pt`` suffix is replaced.
+        format: ``"pt2"`` (default; ``torch.export.save``) or ``"onnx"`` (the dynamo
+            exporter, ``torch.onnx.export(..., dynamo=True)``; needs
+            ``pip install 'ecgssl[onnx]'``).
+        example_length: Samples of the example input the graph is captured with (default:
+            the training window, else the encoder's input length, else 2.5 s at the card's
+            fs). With a fixed time axis, the model accepts this length only.
         card: Extra card entries (override the derived ones).
 
     Returns:
         The written paths.
 
+    Raises:
+        ValueError: an unknown ``format``.
+        ImportError: ``format="onnx"`` without onnx and onnxscript.
+
     Example:
         >>> files = ecgssl.export(result, "exports/bell")
-        >>> model = torch.jit.load(files.torchscript)
+        >>> model = torch.export.load(files.program).module()
     """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
     if isinstance(encoder, (str, Path)):
-        enc, info = load_encoder_file(encoder)
+        enc, info = read_encoder(encoder)
     elif isinstance(encoder, PretrainResult):
         enc = encoder.encoder
-        m = encoder.method
-        info = signal_card(enc, encoder.signal, {"name": m.name, "hparams": m.hparams})
+        m, sig = encoder.method, encoder.signal
+        info = encoder_card(enc, sig, {"name": m.name, "hparams": m.hparams},
+                            dataset=encoder.metadata.get("dataset"))  # fmt: skip
     elif isinstance(encoder, Encoder):
-        enc, info = encoder, signal_card(encoder)
+        enc, info = encoder, encoder_card(encoder)
     else:
         raise TypeError(
             f"export expects an Encoder, a PretrainResult or a file path, got {type(encoder).__name__}"
         )
-    info.update(plain_data(dict(card or {}), "card"))
+    info.update(json_ready(dict(card or {}), "card"))
     length = example_length or info.get("window_samples") or enc.input_length
     if length is None:
         length = round(2.5 * float(info.get("fs") or 100.0))
     length = max(int(length), enc.min_length)
     base = Path(path).expanduser()
-    if base.suffix in (".pt", ".json", ".onnx"):
+    if base.suffix in _SUFFIXES:
         base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
 
@@ -201,61 +216,53 @@ def export(
     was_training = enc.training
     module = _Embedder(enc).cpu().eval()
     example = torch.randn(2, enc.n_leads, length)
+    out = base.with_suffix("." + format)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracing deprecation / tracer notes
-            traced = torch.jit.trace(module, example)
-        ts_path = base.with_suffix(".pt")
-        traced.save(str(ts_path))
-        onnx_path = _export_onnx(module, example, base.with_suffix(".onnx"), onnx)
+        with torch.no_grad():
+            program, dynamic_time = _program(module, example, enc.input_length is not None)
+            if format == "pt2":
+                torch.export.save(program, str(out))
+            else:
+                _write_onnx(program, example, out)
     finally:
         enc.to(device).train(was_training)
-    files = {"torchscript": ts_path.name, "onnx": onnx_path.name if onnx_path else None}
-    info["files"] = files
-    info["example_length"] = length
+    info["export"] = {"format": format, "file": out.name, "example_length": length,
+                      "dynamic_batch": True, "dynamic_time": dynamic_time,
+                      "torch_version": str(torch.__version__)}  # fmt: skip
     card_path = base.with_suffix(".json")
     card_path.write_text(json.dumps(info, indent=2) + "\n")
-    return ExportedFiles(torchscript=ts_path, card=card_path, onnx=onnx_path)
+    return ExportedFiles(program=out, card=card_path, format=format)
 
 
-def _export_onnx(module: nn.Module, example: Tensor, path: Path, want: bool | None) -> Path | None:
-    if want is False:
-        return None
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        if want:
-            raise ImportError("ONNX export needs the onnx package: pip install onnx") from None
-        return None
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module, (example,), str(path), input_names=["ecg"], output_names=["embedding"],
-            dynamic_axes={"ecg": {0: "batch", 2: "time"}, "embedding": {0: "batch"}},
-        )  # fmt: skip
-    return path
-
-
-def load_exported(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
-    """Load an exported TorchScript model and its signal card.
+def load_exported(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load an exported ``.pt2`` program and its card.
 
     Args:
-        path: The ``.pt`` written by :func:`export` (or the path without suffix).
+        path: The ``.pt2`` written by :func:`export` (or the path without suffix).
 
     Returns:
         ``(model, card)``; ``model(x)`` with x a float32 (batch, leads, time) tensor returns the
         (batch, output_dim) embeddings.
+
+    Raises:
+        FileNotFoundError: the program or its card is missing.
+        ValueError: an ONNX file (load it with ``onnxruntime.InferenceSession``) or a
+            TorchScript ``.pt`` from an older ecgssl (load it with ``torch.jit.load``).
     """
     base = Path(path).expanduser()
-    if base.suffix in (".pt", ".json", ".onnx"):
+    if base.suffix == ".onnx":
+        raise ValueError(f"{base} is ONNX: run it with onnxruntime.InferenceSession({str(base)!r})")
+    if base.suffix in _SUFFIXES:
         base = base.with_suffix("")
-    ts, card_path = base.with_suffix(".pt"), base.with_suffix(".json")
-    for p in (ts, card_path):
+    program, card_path = base.with_suffix(".pt2"), base.with_suffix(".json")
+    if not program.is_file() and base.with_suffix(".pt").is_file():
+        raise ValueError(
+            f"{base.with_suffix('.pt')} is a TorchScript export of an older ecgssl: load it with "
+            "torch.jit.load, or export again (ecgssl export ENCODER --out PATH)"
+        )
+    for p in (program, card_path):
         if not p.is_file():
             raise FileNotFoundError(f"no exported file at {p}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 deprecates jit.load
-        model = torch.jit.load(str(ts), map_location="cpu")
-    model.eval()
+    model = torch.export.load(str(program)).module()
     card = json.loads(card_path.read_text())
     return model, card

@@ -1,4 +1,4 @@
-"""Register your own encoder, pretrain it, export it and check the export.
+"""Register your own encoder, pretrain it, save, reload and export it, and check both.
 
 python examples/03_custom_encoder.py          # a few minutes on 2 CPU cores
 python examples/03_custom_encoder.py --fast   # a smoke run in seconds
@@ -70,16 +70,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
-        files = ecgssl.export(result, out / "tiny_cnn")  # TorchScript + JSON signal card
-        model, card = ecgssl.load_exported(files.torchscript)
         x = torch.as_tensor(data.signals[:8])
-        same = np.allclose(model(x).detach().numpy(), ecgssl.embed(result, x), atol=1e-5)
+        want = ecgssl.embed(result, x)
+        folder = result.save_pretrained(out / "tiny_cnn")  # model.safetensors + config.json
+        reloaded = ecgssl.load_encoder(folder, fs=data.fs, leads=data.leads)
+        files = ecgssl.export(result, out / "tiny_cnn")  # torch.export program + JSON card
+        model, card = ecgssl.load_exported(files.program)
+        same = np.allclose(model(x).detach().numpy(), want, atol=1e-5)
+        same_reloaded = np.array_equal(ecgssl.embed(reloaded, x), want)
         print(
-            f"exported to {files.torchscript.name}; card: fs {card['fs']} Hz, "
-            f"window {card['window_seconds']} s; matches ecgssl.embed: {same}"
+            f"saved to {folder.name}/, exported to {files.program.name}; card: fs {card['fs']} "
+            f"Hz, window {card['window_seconds']} s; export matches ecgssl.embed: {same}; "
+            f"reloaded encoder matches: {same_reloaded}"
         )
-        if not same:
-            raise SystemExit("the exported model does not reproduce ecgssl.embed")
+        if not (same and same_reloaded):
+            raise SystemExit("the saved or exported model does not reproduce ecgssl.embed")
 
 
 if __name__ == "__main__":

@@ -57,5 +57,6 @@ def test_pretrain_prints_both_aurocs(tmp_path, monkeypatch):
         for key in ("ssl", "random_init"):
             m = row[key]
             assert m["macro_auroc_ci_low"] <= m["macro_auroc"] <= m["macro_auroc_ci_high"]
-    assert (out / "encoder.pt").exists()
+    assert (out / "encoder" / "config.json").exists()
+    assert (out / "encoder" / "model.safetensors").exists()
     assert list((out / "checkpoints").glob("*.pt"))

@@ -41,6 +41,7 @@ def test_console_entry_point_help():
         (["embed", "missing.pt", "--out", "x.npy"], "no encoder file"),
         (["embed", "missing.pt", "--out", "x.csv"], ".npy or .npz"),
         (["export", "missing.pt", "--out", "x"], "no encoder file"),
+        (["export", "missing.pt", "--out", "x", "--format", "jit"], "invalid choice"),
         (["evaluate", "missing.pt"], "no encoder file"),
         (["datasets", "prepare", "ptbxll"], "ptbxl"),
         (["compare", "--seeds", "a,b"], "--seeds"),
@@ -57,17 +58,22 @@ def test_debug_raises_parse_and_run_errors():
         main(["--debug", "export", "missing.pt", "--out", "x"])
 
 
-@pytest.fixture(scope="module")
-def encoder_file(tmp_path_factory):
-    """An ``encoder.pt`` as ``ecgssl pretrain --out`` writes it (untrained weights)."""
+@pytest.fixture(scope="module", params=["folder", "encoder.pt"])
+def encoder_file(request, tmp_path_factory):
+    """An encoder folder as ``ecgssl pretrain --out`` writes it, or a legacy ``encoder.pt``
+    (untrained weights)."""
     data = ecgssl.load_dataset("synthetic", n_records=40, progress=False)
     torch.manual_seed(0)
     enc = ecgssl.build_encoder({"name": "multibranch", "width": 8, "per_lead_dim": 16}, 12)
-    path = tmp_path_factory.mktemp("run") / "encoder.pt"
-    torch.save({"encoder": enc.config, "state_dict": enc.state_dict(),
-                "method": {"name": "bell", "hparams": {"gamma": 0.8}},
-                "signal": {"fs": data.fs, "leads": list(data.leads), "window_samples": 250},
-                "preprocessing": None, "normalisation": None}, path)  # fmt: skip
+    method = {"name": "bell", "hparams": {"gamma": 0.8}}
+    signal = {"fs": data.fs, "leads": list(data.leads), "window_samples": 250}
+    run = tmp_path_factory.mktemp("run")
+    if request.param == "folder":
+        path = enc.save_pretrained(run / "encoder", signal=signal, method=method)
+    else:
+        path = run / "encoder.pt"
+        torch.save({"encoder": enc.config, "state_dict": enc.state_dict(), "method": method,
+                    "signal": signal, "preprocessing": None, "normalisation": None}, path)  # fmt: skip
     return data, enc.eval(), path
 
 
@@ -94,13 +100,28 @@ def test_embed_refuses_other_leads(encoder_file, tmp_path, capsys):
 
 def test_export_command_matches_embed(encoder_file, tmp_path, capsys):
     data, enc, path = encoder_file
-    assert main(["export", str(path), "--out", str(tmp_path / "m"), "--no-onnx"]) == 0
+    assert main(["export", str(path), "--out", str(tmp_path / "m")]) == 0
     assert "wrote" in capsys.readouterr().out
-    model, card = ecgssl.load_exported(tmp_path / "m.pt")
+    model, card = ecgssl.load_exported(tmp_path / "m.pt2")
     x = torch.as_tensor(data.signals[:3])
     np.testing.assert_allclose(model(x).detach().numpy(), ecgssl.embed(enc, x), atol=1e-6)
     assert card["method"] == {"name": "bell", "hparams": {"gamma": 0.8}}
     assert card["fs"] == data.fs and card["window_samples"] == 250
+    assert card["export"]["format"] == "pt2"
+
+
+def test_export_command_onnx(encoder_file, tmp_path, capsys):
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(
+            module, reason=f"{module} is not installed (pip install 'ecgssl[onnx]')"
+        )
+    import onnxruntime as ort
+
+    data, enc, path = encoder_file
+    assert main(["export", str(path), "--out", str(tmp_path / "m"), "--format", "onnx"]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = np.asarray(data.signals[:3], dtype=np.float32)
+    np.testing.assert_allclose(session.run(None, {"ecg": x})[0], ecgssl.embed(enc, x), atol=1e-4)
 
 
 def test_evaluate_command_writes_metrics(encoder_file, tmp_path, capsys):
@@ -156,4 +177,6 @@ def test_pretrain_on_unlabeled_data_with_a_step_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "for 3 steps" in out and "no labels" in out
-    assert (tmp_path / "run" / "encoder.pt").exists()
+    assert (
+        ecgssl.load_encoder(tmp_path / "run" / "encoder", fs=50.0).config["name"] == "multibranch"
+    )

@@ -19,9 +19,9 @@ __all__ = ["UserError", "_parse_sets", "build_parser", "main"]
 EPILOG = """examples:
   ecgssl pretrain --method bell              # the main job: BELL vs random init, built-in data
   ecgssl pretrain --config run.toml --out runs/bell --plot
-  ecgssl evaluate runs/bell/encoder.pt --protocol knn
-  ecgssl embed runs/bell/encoder.pt --out features.npz
-  ecgssl export runs/bell/encoder.pt --out exports/bell
+  ecgssl evaluate runs/bell/encoder --protocol knn
+  ecgssl embed runs/bell/encoder --out features.npz
+  ecgssl export runs/bell/encoder --out exports/bell
   ecgssl compare --methods bell,byol,random_init --seeds 0
   ecgssl datasets prepare ludb --root ~/data/ludb
   ecgssl list methods

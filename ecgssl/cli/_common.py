@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = [
+    "DeprecatedAlias",
     "Parser",
     "UserError",
     "add_dataset_args",
@@ -24,7 +25,6 @@ __all__ = [
     "parse_sets",
     "parse_spec",
     "seeds",
-    "DeprecatedAlias",
 ]
 
 

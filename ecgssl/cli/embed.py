@@ -11,9 +11,9 @@ from ecgssl.cli._common import UserError, add_dataset_args, load_cli_dataset
 __all__ = ["add_parser"]
 
 EPILOG = """examples:
-  ecgssl embed runs/bell/encoder.pt --out features.npz          # built-in dataset
-  ecgssl embed runs/bell/encoder.pt --dataset ludb --root ~/data/ludb --split test --out f.npy
-  ecgssl embed runs/bell/encoder.pt --npz my_ecgs.npz --per-lead --out leads.npy
+  ecgssl embed runs/bell/encoder --out features.npz          # built-in dataset
+  ecgssl embed runs/bell/encoder --dataset ludb --root ~/data/ludb --split test --out f.npy
+  ecgssl embed runs/bell/encoder --npz my_ecgs.npz --per-lead --out leads.npy
 .npy holds the embeddings only; .npz adds labels, classes, split and lead names.
 """
 
@@ -25,7 +25,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Compute frozen-encoder embeddings (records, dim) of a dataset.",
         epilog=EPILOG,
     )
-    p.add_argument("encoder", type=Path, help="checkpoint or encoder.pt")
+    p.add_argument("encoder", type=Path,
+                   help="encoder folder (config.json + model.safetensors), checkpoint or "
+                   "encoder.pt")  # fmt: skip
     p.add_argument("--config", type=Path, default=None, help="TOML file of options")
     add_dataset_args(p, npz=True)
     p.add_argument("--split", default=None, choices=["train", "val", "test"],
@@ -44,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import ecgssl
-    from ecgssl.export import load_encoder_file
+    from ecgssl.training.encoder_files import read_encoder
 
     if args.out.suffix not in (".npy", ".npz"):
         raise UserError(f"--out must end in .npy or .npz, got {args.out}")
-    encoder, card = load_encoder_file(args.encoder)
+    encoder, card = read_encoder(args.encoder)
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     if args.split is not None:
         if dataset.split is None:

@@ -12,11 +12,12 @@ from ecgssl.cli._common import add_dataset_args, fractions, load_cli_dataset
 __all__ = ["add_parser"]
 
 EPILOG = """examples:
-  ecgssl evaluate runs/bell/encoder.pt                    # linear probe, built-in dataset
+  ecgssl evaluate runs/bell/encoder                    # linear probe, built-in dataset
   ecgssl evaluate runs/bell/checkpoints/ckpt-epoch0040-step00000200.pt --protocol knn
-  ecgssl evaluate runs/bell/encoder.pt --dataset ptbxl --root ~/data/ptb-xl \\
+  ecgssl evaluate runs/bell/encoder --dataset ptbxl --root ~/data/ptb-xl \\
       --task superdiagnostic --label-fractions 0.01,0.1,1 --baseline --out probe.json
-ENCODER is a Pretrainer checkpoint or the encoder.pt written by `ecgssl pretrain --out`.
+ENCODER is the encoder folder written by `ecgssl pretrain --out` (OUT/encoder), a Pretrainer
+checkpoint, or an encoder.pt from an older ecgssl.
 """
 
 
@@ -28,7 +29,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "with model selection on its validation split.",
         epilog=EPILOG,
     )
-    p.add_argument("encoder", type=Path, help="checkpoint or encoder.pt")
+    p.add_argument("encoder", type=Path,
+                   help="encoder folder (config.json + model.safetensors), checkpoint or "
+                   "encoder.pt")  # fmt: skip
     p.add_argument("--config", type=Path, default=None, help="TOML file of options")
     add_dataset_args(p, npz=True)
     p.add_argument("--protocol", default="linear", choices=["linear", "knn", "finetune"],
@@ -50,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import ecgssl
-    from ecgssl.export import load_encoder_file
+    from ecgssl.training.encoder_files import read_encoder
 
     fracs = fractions(args.label_fractions)
-    encoder, card = load_encoder_file(args.encoder)
+    encoder, card = read_encoder(args.encoder)
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
     encoders: dict[str, Any] = {"encoder": encoder}

@@ -66,7 +66,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
-    p.add_argument("--out", type=Path, default=None, help="folder for checkpoints and results")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the encoder (OUT/encoder: config.json + model.safetensors), "
+                   "checkpoints and results")  # fmt: skip
     p.add_argument("--label-fractions", default="0.01,0.1,1.0",
                    help="comma-separated label fractions for the linear probe")  # fmt: skip
     p.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
@@ -106,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
 
     import ecgssl
     from ecgssl.evaluation import evaluate_fractions
-    from ecgssl.training.checkpoint import atomic_torch_save, plain_data
 
     fracs = fractions(args.label_fractions)
     plot_path = _plot_path(args)
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if dataset.labels is None or dataset.split is None:
         print(
             f"{dataset.name} has no labels (or no split): no linear probe. Evaluate the "
-            "encoder on a labeled dataset with `ecgssl evaluate OUT/encoder.pt --dataset ...`"
+            "encoder on a labeled dataset with `ecgssl evaluate OUT/encoder --dataset ...`"
         )
         fracs = []
     ssl_res = probe(result.encoder) if fracs else []
@@ -184,19 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    method = result.method
-    signal = plain_data(dict(result.signal), "signal")
-    atomic_torch_save(
-        {
-            "encoder": result.encoder.config,
-            "state_dict": result.encoder.state_dict(),
-            "method": {"name": method.name, "hparams": plain_data(method.hparams, "hparams")},
-            "signal": signal,
-            "preprocessing": signal.get("preprocessing"),
-            "normalisation": signal.get("normalisation"),
-        },
-        args.out / "encoder.pt",
-    )
+    folder = result.save_pretrained(args.out / "encoder")
     summary = {
         "method": args.method, "history": result.history,
         "linear_probe": [
@@ -206,6 +195,6 @@ def run(args: argparse.Namespace) -> int:
         ],
     }  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nwrote {args.out / 'encoder.pt'} and {args.out / 'results.json'}")
-    print(f"export it with: ecgssl export {args.out / 'encoder.pt'} --out {args.out / 'export'}")
+    print(f"\nwrote {folder} (config.json + model.safetensors) and {args.out / 'results.json'}")
+    print(f"export it with: ecgssl export {folder} --out {args.out / 'export'}")
     return 0

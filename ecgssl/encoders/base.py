@@ -8,6 +8,8 @@ Multi-branch encoders also expose per-lead latents (batch, leads, per_lead_dim) 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
@@ -52,6 +54,45 @@ class Encoder(nn.Module):
     def config(self) -> dict[str, Any]:
         """The registry spec (``{"name": ..., **kwargs}``) that rebuilds this encoder."""
         return dict(self._config)
+
+    def save_pretrained(
+        self,
+        directory: str | Path,
+        *,
+        signal: Mapping[str, Any] | None = None,
+        method: Mapping[str, Any] | None = None,
+        preprocessing: Any = None,
+        normalisation: Any = None,
+        dataset: Any = None,
+    ) -> Path:
+        """Write this encoder as a folder: ``model.safetensors`` + a ``config.json`` card.
+
+        The folder is laid out like a Hugging Face model folder; :func:`ecgssl.load_encoder`
+        reads it back (weights bit for bit), and any tool reads it with ``json`` and
+        ``safetensors``, without unpickling anything.
+
+        Args:
+            directory: The folder (created if missing; its card and weights are replaced).
+            signal: Signal contract of the training data (``fs``, ``leads``,
+                ``window_seconds``, ``window_samples``...), e.g. ``PretrainResult.signal``.
+            method: ``{"name": ..., "hparams": {...}}`` of the pretraining method.
+            preprocessing: How the training data were filtered and resampled.
+            normalisation: How they were scaled.
+            dataset: Name of the pretraining dataset.
+
+        Returns:
+            The folder.
+
+        Example:
+            >>> encoder.save_pretrained("runs/bell/encoder", signal={"fs": 100.0})
+            >>> same = ecgssl.load_encoder("runs/bell/encoder")
+        """
+        from ecgssl.encoders.pretrained import save_pretrained
+
+        return save_pretrained(
+            self, directory, signal=signal, method=method, preprocessing=preprocessing,
+            normalisation=normalisation, dataset=dataset,
+        )  # fmt: skip
 
     @property
     def is_multibranch(self) -> bool:

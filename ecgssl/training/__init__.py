@@ -10,6 +10,7 @@ from ecgssl.training.checkpoint import (
 )
 from ecgssl.training.compat import CheckpointMismatchError, check_checkpoint, load_encoder
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.encoder_files import EncoderFileError, read_encoder
 from ecgssl.training.loggers import (
     ConsoleLogger,
     CSVLogger,
@@ -27,6 +28,7 @@ __all__ = [
     "CallbackList",
     "CheckpointMismatchError",
     "ConsoleLogger",
+    "EncoderFileError",
     "JSONLLogger",
     "NonFiniteLossError",
     "PretrainConfig",
@@ -42,5 +44,6 @@ __all__ = [
     "latest_valid_checkpoint",
     "load_checkpoint",
     "load_encoder",
+    "read_encoder",
     "warmup_cosine",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import tempfile
 import warnings
@@ -34,6 +35,8 @@ __all__ = [
     "plain_data",
     "prune_checkpoints",
     "remove_stale_temp_files",
+    "safe_torch_load",
+    "validate_checkpoint",
 ]
 
 #: Version of the checkpoint layout; loading refuses any other.
@@ -71,6 +74,31 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``, with a short ecgssl reason on failure.
+
+    Only tensors and plain data load; a file holding any other Python object is refused
+    without running it.
+
+    Raises:
+        ValueError: the file is damaged, not a torch file, or holds pickled objects. The
+            message says which (never torch's advice to load with ``weights_only=False``).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Detected pickle protocol", category=UserWarning
+            )
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f"a pickled {found.group(1)}" if found else "pickled Python objects or damaged bytes"
+        reason = f"it holds {what}, and ecgssl loads only tensors and plain data (no pickled code)"
+    except Exception as e:  # truncated zip, not a torch file, ...
+        reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+    raise ValueError(reason[:300])
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its format.
 
@@ -87,9 +115,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, pickle refused, ...
-        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {e}") from e
+        ckpt = safe_torch_load(path, map_location=map_location)
+    except ValueError as e:  # truncated zip, pickle refused, ...
+        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {e}") from None
+    return validate_checkpoint(ckpt, path)
+
+
+def validate_checkpoint(ckpt: Any, path: str | Path = "checkpoint") -> dict[str, Any]:
+    """Return ``ckpt`` (a loaded object) if it is an ecgssl checkpoint of this format.
+
+    Raises:
+        ValueError: another format version, or an incomplete or foreign object.
+    """
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(

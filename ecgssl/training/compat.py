@@ -13,9 +13,7 @@ from typing import Any
 import torch
 
 from ecgssl.encoders.base import Encoder
-from ecgssl.encoders.wrapped import check_rebuildable
-from ecgssl.registry import ENCODERS
-from ecgssl.training.checkpoint import load_checkpoint
+from ecgssl.training.encoder_files import read_encoder
 
 __all__ = ["CheckpointMismatchError", "check_checkpoint", "load_encoder"]
 
@@ -59,9 +57,10 @@ def check_checkpoint(
         CheckpointMismatchError: a value differs; the message names both values.
     """
     signal = ckpt.get("signal") or {}
+    recorded = ckpt.get("method") or {}
     checks: list[tuple[str, Any, Any]] = [
-        ("method", ckpt["method"]["name"], method),
-        ("method settings", ckpt["method"].get("hparams"), hparams),
+        ("method", recorded.get("name"), method),
+        ("method settings", recorded.get("hparams"), hparams),
         ("encoder", ckpt["encoder"], encoder),
         ("fs", signal.get("fs"), fs),
         ("lead order", signal.get("leads"), None if leads is None else list(leads)),
@@ -92,14 +91,17 @@ def load_encoder(
     encoder: Mapping[str, Any] | Encoder | None = None,
     map_location: str | torch.device = "cpu",
 ) -> Encoder:
-    """Rebuild the pretrained encoder stored in a checkpoint, after checking it fits.
+    """Rebuild a pretrained encoder from any file ecgssl writes, after checking it fits.
 
     Args:
-        path: A checkpoint written by :class:`~ecgssl.training.Pretrainer`.
+        path: An encoder folder (``config.json`` + ``model.safetensors``, written by
+            :meth:`Encoder.save_pretrained <ecgssl.encoders.Encoder.save_pretrained>` or
+            ``ecgssl pretrain --out``), a :class:`~ecgssl.training.Pretrainer` checkpoint, or
+            a legacy ``encoder.pt``.
         fs: Sampling rate of the data the encoder will see (checked if given).
         leads: Lead order of that data (checked if given).
         encoder: Expected encoder config or instance (checked if given). With an instance, its
-            weights are replaced by the checkpoint's and it is returned. Required for a model
+            weights are replaced by the stored ones and it is returned. Required for a model
             wrapped with :func:`ecgssl.wrap_model`: wrap a new instance of the same module
             with the same contract and pass it.
         map_location: Device for the loaded weights.
@@ -108,19 +110,19 @@ def load_encoder(
         The encoder in eval mode.
 
     Raises:
+        FileNotFoundError: nothing at ``path``.
         CheckpointMismatchError: fs, lead order or encoder config differ (both values named).
-        ValueError: the file is not a readable ecgssl checkpoint, or it holds a wrapped model
-            and no ``encoder`` was given.
+        EncoderFileError: (a ``ValueError``) not an ecgssl encoder file, or a damaged one; a
+            file holding pickled Python objects is refused, never unpickled.
+        ValueError: the file holds a wrapped model and no ``encoder`` instance was given.
+
+    Example:
+        >>> enc = ecgssl.load_encoder("runs/bell/encoder", fs=100, leads=dataset.leads)
     """
-    ckpt = load_checkpoint(path, map_location=map_location)
+    into = encoder if isinstance(encoder, Encoder) else None
+    loaded, card = read_encoder(path, map_location=map_location, into=into)
     wanted = encoder.config if isinstance(encoder, Encoder) else encoder
-    check_checkpoint(ckpt, source=path, encoder=wanted, fs=fs, leads=leads)
-    if not isinstance(encoder, Encoder):
-        check_rebuildable(ckpt["encoder"], f"the encoder in {path}")
-    enc = encoder if isinstance(encoder, Encoder) else ENCODERS.build(dict(ckpt["encoder"]))
-    if not isinstance(enc, Encoder):
-        raise TypeError(f"encoder config {ckpt['encoder']!r} built {type(enc).__name__}")
-    prefix = "encoder."
-    state = {k[len(prefix) :]: v for k, v in ckpt["method_state"].items() if k.startswith(prefix)}
-    enc.load_state_dict(state)
-    return enc.eval()
+    facts = {"method": card.get("method") or {}, "encoder": card["encoder"],
+             "signal": {"fs": card.get("fs"), "leads": card.get("leads")}}  # fmt: skip
+    check_checkpoint(facts, source=path, encoder=wanted, fs=fs, leads=leads)
+    return loaded.eval()

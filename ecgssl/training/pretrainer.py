@@ -100,6 +100,7 @@ class PretrainResult:
         signal: The signal contract of the training data (fs, leads, window length).
         skipped_batches: Batches dropped because of a non-finite loss (``nan_policy="skip"``).
         resumed_from: The checkpoint the run continued from, or ``None``.
+        metadata: The facts the Pretrainer stored in its checkpoints (dataset...).
     """
 
     encoder: Encoder
@@ -110,10 +111,29 @@ class PretrainResult:
     signal: dict[str, Any] = field(default_factory=dict)
     skipped_batches: int = 0
     resumed_from: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> float:
         return self.history[-1]["loss"] if self.history else math.nan
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the encoder as a folder (``model.safetensors`` + ``config.json``) whose card
+        records the training data's signal contract, the method and the dataset.
+
+        :func:`ecgssl.load_encoder` reads it back; see :meth:`Encoder.save_pretrained`.
+
+        Example:
+            >>> result = ecgssl.pretrain("bell")
+            >>> result.save_pretrained("runs/bell/encoder")
+        """
+        m, sig = self.method, self.signal
+        return self.encoder.save_pretrained(
+            directory, signal=sig, method={"name": m.name, "hparams": m.hparams},
+            preprocessing=self.metadata.get("preprocessing", sig.get("preprocessing")),
+            normalisation=self.metadata.get("normalisation", sig.get("normalisation")),
+            dataset=self.metadata.get("dataset"),
+        )  # fmt: skip
 
 
 @dataclass
@@ -608,7 +628,7 @@ class Pretrainer:
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
-            resumed_from=resumed_from,
+            resumed_from=resumed_from, metadata=dict(self.metadata),
         )  # fmt: skip
 
 

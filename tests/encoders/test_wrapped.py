@@ -204,8 +204,8 @@ def test_checkpoint_loads_only_into_the_module_passed_again(tmp_path):
 
 def test_wrapped_model_exports_with_its_sampling_rate(tmp_path):
     enc = flat().eval()
-    files = ecgssl.export(enc, tmp_path / "byo", onnx=False)
-    model, card = ecgssl.load_exported(files.torchscript)
+    files = ecgssl.export(enc, tmp_path / "byo")
+    model, card = ecgssl.load_exported(files.program)
     x = torch.randn(3, LEADS, 150)
     torch.testing.assert_close(model(x), enc(x))
     assert card["fs"] == FS and card["encoder"]["name"] == "wrapped"
