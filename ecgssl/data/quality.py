@@ -20,9 +20,11 @@ from ecgssl.data.records import Record, header_fields
 
 __all__ = [
     "AMPLITUDE_RANGE_MV",
+    "FLAT_LEADS",
     "FLAT_MV",
     "amplitude_mv",
     "check_signal",
+    "flat_lead_filter",
     "flat_leads",
     "flat_leads_of",
     "reason_kind",
@@ -34,6 +36,9 @@ FLAT_MV = 1e-3
 #: The plausible range of :func:`amplitude_mv` for an ECG in mV: 1 µV to 20 mV.
 AMPLITUDE_RANGE_MV = (1e-3, 20.0)
 _FLAT_KEY = "flat leads"
+#: What a loader does with a record with some flat leads: drop and report it, or keep it
+#: (flagged in ``record_info["flat_leads"]``).
+FLAT_LEADS = ("skip", "keep")
 
 
 def amplitude_mv(x: np.ndarray) -> float:
@@ -80,6 +85,23 @@ def check_signal(rec: Record) -> Record:
 def flat_leads_of(comments: Iterable[Iterable[str]]) -> np.ndarray:
     """Per record, the ``Flat leads:`` noted by :func:`check_signal` (``""`` when none)."""
     return np.array([header_fields(c).get(_FLAT_KEY, "") for c in comments])
+
+
+def flat_lead_filter(
+    record_ids: Iterable[str], comments: Iterable[Iterable[str]], policy: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """Apply a :data:`FLAT_LEADS` policy to stored records.
+
+    Returns:
+        ``(flat, keep, skipped)``: the flat leads per record (``""`` when none), the
+        boolean mask of records to keep, and ``{record id: reason}`` of those dropped.
+    """
+    if policy not in FLAT_LEADS:
+        raise ValueError(f"flat_leads must be one of {FLAT_LEADS}, got {policy!r}")
+    flat = flat_leads_of(comments)
+    keep = np.ones(len(flat), dtype=bool) if policy == "keep" else flat == ""
+    skipped = {str(r): f"flat lead(s) {f}" for r, f, k in zip(record_ids, flat, keep) if not k}
+    return flat, keep, skipped
 
 
 _KINDS = (  # (pattern of a skip reason, its kind), first match wins
