@@ -1,7 +1,7 @@
 """Datasets as (records, leads, time) arrays; see ``DATASETS``.
 
 Built in: ``synthetic``, ``arrays``, and loaders of real data in their official layouts:
-``ptbxl``, ``physionet2021`` (and its sources ``cpsc2018``, ``georgia``, ``chapman``,
+``ptbxl``, ``mimic_iv_ecg``, ``code15``, ``physionet2021`` (and its sources ``cpsc2018``, ``georgia``, ``chapman``,
 ``ningbo``, ``ptb``, ``ptbxl_cinc``, ``incart``, ``cpsc2018_extra``), ``ludb``, ``hce`` and
 ``wfdb_folder``; their preprocessed signals are cached (:mod:`ecgssl.data.store`).
 ``npz`` reads a preprocessed numpy archive, and ``combined`` (:func:`combine_datasets`)
@@ -11,10 +11,12 @@ joins the train splits of several datasets into one unlabeled pretraining set.
 from ecgssl.data.arrays import hash_split, load_arrays
 from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.cache import atomic_write_npz, cache_dir, load_npz
+from ecgssl.data.code15 import load_code15
 from ecgssl.data.combine import combine_datasets, load_combined
 from ecgssl.data.cpsc2018 import load_cpsc2018
 from ecgssl.data.hce import load_hce
 from ecgssl.data.ludb import load_ludb
+from ecgssl.data.mimic_iv_ecg import load_mimic_iv_ecg
 from ecgssl.data.npz_archive import load_npz_archive
 from ecgssl.data.physionet import load_physionet2021
 from ecgssl.data.preprocess import PreprocessConfig
@@ -35,10 +37,12 @@ __all__ = [
     "hash_split",
     "iterative_stratification",
     "load_arrays",
+    "load_code15",
     "load_combined",
     "load_cpsc2018",
     "load_hce",
     "load_ludb",
+    "load_mimic_iv_ecg",
     "load_npz",
     "load_npz_archive",
     "load_physionet2021",

@@ -5,6 +5,11 @@ The challenge distributes 12-lead records of eight databases as WFDB headers wit
 codes). Reyna et al., "Will Two Do? Varying Dimensions in Electrocardiography: The
 PhysioNet/Computing in Cardiology Challenge 2021", CinC 2021.
 
+Records are read by :func:`ecgssl.data.cinc.read_cinc`, which repairs the header quirks of
+the real releases (non-WFDB dates, ``.mat`` in the record line) and reports each record it
+cannot use with its reason (malformed header, missing or truncated ``.mat``, implausible
+amplitude); ``info["skip_summary"]`` counts them per source and reason.
+
 Each source also has its own dataset name (``georgia``, ``chapman``...), selected from the
 record-name prefix the challenge uses. The label space is the challenge's 30 scored
 diagnoses with its four pairs of equivalent codes merged (26 classes, named like the columns
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,9 +28,11 @@ import numpy as np
 
 from ecgssl.data.assemble import finish_dataset, make_split, require_root
 from ecgssl.data.base import ECGDataset
+from ecgssl.data.cinc import read_cinc
 from ecgssl.data.preprocess import PreprocessConfig
-from ecgssl.data.records import header_fields, parse_dx_codes, read_wfdb
-from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.data.quality import flat_leads_of, summarize_skipped
+from ecgssl.data.records import header_fields, parse_dx_codes
+from ecgssl.data.store import SourceRecord, _warn, load_signals
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -150,8 +158,11 @@ def load_physionet2021(
         name: Dataset name (set by the per-source loaders).
 
     Returns:
-        An :class:`ECGDataset`; ``record_info`` holds ``dx`` (the raw codes), ``age``, ``sex``
-        and ``source``.
+        An :class:`ECGDataset`; ``record_info`` holds ``dx`` (the raw codes), ``age``, ``sex``,
+        ``source``, ``flat_leads`` (names of flat leads, ``""`` if none) and ``header_quirks``
+        (what was repaired in the header). ``info["skipped"]`` maps each skipped record to
+        its reason, ``info["skip_summary"]`` counts them per source and reason, and
+        ``info["loaded_by_source"]`` counts the records loaded.
     """
     wanted = None
     if source is not None:
@@ -172,7 +183,7 @@ def load_physionet2021(
             f"no WFDB records{which} (*.hea + *.mat) under {path}; download the challenge "
             f"data from {PHYSIONET2021_URL}"
         )
-    stored = load_signals(name, sources, read_wfdb, config, cache=cache, strict=strict,
+    stored = load_signals(name, sources, read_cinc, config, cache=cache, strict=strict,
                           n_jobs=n_jobs, progress=progress, url=PHYSIONET2021_URL)  # fmt: skip
     if classes is None:
         mapping_files = sorted(path.rglob("dx_mapping_scored.csv"))
@@ -196,11 +207,32 @@ def load_physionet2021(
         record_info={"dx": np.array([",".join(d) for d in dx]),
                      "age": np.array([f.get("age", "") for f in fields]),
                      "sex": np.array([f.get("sex", "") for f in fields]),
-                     "source": np.array([str(record_source(r)) for r in ids])},
+                     "source": np.array([str(record_source(r)) for r in ids]),
+                     "flat_leads": flat_leads_of(stored.comments),
+                     "header_quirks": np.array([f.get("header quirks", "") for f in fields])},
         info={"root": str(path), "url": PHYSIONET2021_URL, "sources": sorted(wanted or []),
+              "loaded_by_source": dict(sorted(Counter(str(record_source(r)) for r in ids).items())),
+              "skip_summary": _report_sources(name, sources, stored.skipped),
               "class_abbreviations": [abbrevs.get(c, c) for c in names],
               "dx_mapping": _MAPPING_URL},
     )  # fmt: skip
+
+
+def _report_sources(
+    name: str, sources: Sequence[SourceRecord], skipped: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """Skipped records per source and reason; warns when a source lost every record."""
+    summary = summarize_skipped(skipped, lambda r: str(record_source(r)))
+    found = Counter(str(record_source(s.record_id)) for s in sources)
+    for source, reasons in summary.items():
+        if sum(reasons.values()) == found.get(source, 0):
+            _warn(
+                f"{name}: every one of the {found[source]} records of source {source!r} was "
+                f"skipped ({', '.join(f'{k}: {v}' for k, v in reasons.items())}); see "
+                "dataset.info['skipped'] for each record's reason",
+                UserWarning,
+            )
+    return summary
 
 
 def _source_loader(source: str) -> Callable[..., ECGDataset]:

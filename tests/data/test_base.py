@@ -40,7 +40,8 @@ def test_record_info_follows_selection_and_is_validated():
 def test_registered_loaders_and_typos():
     names = ecgssl.list_datasets()
     for n in ("ptbxl", "physionet2021", "cpsc2018", "georgia", "chapman", "ningbo", "ptb",
-              "ptbxl_cinc", "incart", "ludb", "wfdb_folder", "arrays", "synthetic"):  # fmt: skip
+              "ptbxl_cinc", "incart", "ludb", "wfdb_folder", "arrays", "synthetic", "mimic_iv_ecg",
+              "code15"):  # fmt: skip
         assert n in names
     with pytest.raises(KeyError, match="ptbxl"):
         ecgssl.load_dataset("ptbx", root=".")
