@@ -25,6 +25,13 @@ from ecgssl.api import (
 )
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.wrapped import wrap_model
+from ecgssl.errors import (
+    DataNotFoundError,
+    ECGSSLError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingDependencyError,
+)
 from ecgssl.evaluation.protocol import EvaluationResult
 from ecgssl.export import export, load_exported
 from ecgssl.recipes import RECIPES, Recipe, get_recipe, list_recipes
@@ -43,9 +50,14 @@ __all__ = [
     "ENCODERS",
     "METHODS",
     "RECIPES",
+    "DataNotFoundError",
     "ECGDataset",
+    "ECGSSLError",
     "EncoderFileError",
     "EvaluationResult",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "MissingDependencyError",
     "PretrainConfig",
     "PretrainResult",
     "Pretrainer",

@@ -15,6 +15,7 @@ from ecgssl.augment.policies import ssl_policy
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.wrapped import check_rebuildable
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.evaluation.embed import embed as _embed
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.monitor import OnlineMonitor
@@ -80,11 +81,13 @@ def load_dataset(dataset: DatasetSpec, **kwargs: Any) -> ECGDataset:
     """
     if isinstance(dataset, ECGDataset):
         if kwargs:
-            raise TypeError("dataset keyword arguments cannot be applied to a loaded ECGDataset")
+            raise InvalidTypeError(
+                "dataset keyword arguments cannot be applied to a loaded ECGDataset"
+            )
         return dataset
     ds = DATASETS.build(dataset, **kwargs)
     if not isinstance(ds, ECGDataset):
-        raise TypeError(f"dataset loader {dataset!r} returned {type(ds).__name__}")
+        raise InvalidTypeError(f"dataset loader {dataset!r} returned {type(ds).__name__}")
     return ds
 
 
@@ -96,7 +99,7 @@ def build_encoder(encoder: EncoderSpec, n_leads: int, **kwargs: Any) -> Encoder:
     """
     if isinstance(encoder, Encoder):
         if encoder.n_leads != n_leads:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the encoder expects {encoder.n_leads} leads but the data have {n_leads}"
             )
         return encoder
@@ -107,7 +110,7 @@ def build_encoder(encoder: EncoderSpec, n_leads: int, **kwargs: Any) -> Encoder:
     else:
         enc = ENCODERS.build(encoder, n_leads=n_leads, **kwargs)
     if not isinstance(enc, Encoder):
-        raise TypeError(f"encoder spec {encoder!r} built {type(enc).__name__}")
+        raise InvalidTypeError(f"encoder spec {encoder!r} built {type(enc).__name__}")
     return enc
 
 
@@ -121,7 +124,7 @@ def _split_overrides(method_cls: type[SSLMethod], overrides: dict[str, Any]) -> 
         elif k in method_params:
             hp[k] = v
         else:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"unknown option {k!r} for method {method_cls.name!r}. Method options: "
                 f"{sorted(method_params)}; training options: {sorted(config_keys)}"
             )
@@ -261,7 +264,7 @@ def evaluate(
         encoder = encoder.encoder
     _refuse_plain_module(encoder)
     if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
+        raise InvalidTypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
     ds = load_dataset(dataset, **dict(dataset_kwargs or {}))
     return evaluate_encoder(
         encoder, ds, protocol, label_fraction, seed, device, allow_leakage=allow_leakage,
@@ -286,7 +289,7 @@ def embed(
 def _refuse_plain_module(encoder: object) -> None:
     """A ``TypeError`` pointing to :func:`ecgssl.wrap_model` for a module that is no Encoder."""
     if isinstance(encoder, nn.Module) and not isinstance(encoder, Encoder):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(encoder).__name__} is a plain nn.Module, not an ecgssl Encoder: wrap it "
             "with ecgssl.wrap_model(module, output_dim=..., n_leads=..., fs=...), which "
             "declares and checks its signal contract"
@@ -302,9 +305,9 @@ def _resolve_recipe(recipe: str | Recipe | None, method: str) -> Recipe | None:
     elif isinstance(recipe, str):
         chosen = get_recipe(recipe)
     else:
-        raise TypeError(f"recipe must be 'auto', a name, a Recipe or None, got {recipe!r}")
+        raise InvalidTypeError(f"recipe must be 'auto', a name, a Recipe or None, got {recipe!r}")
     if chosen is not None and METHODS.canonical(chosen.method) != method:
-        raise ValueError(f"recipe for {chosen.method!r} cannot train method {method!r}")
+        raise InvalidValueError(f"recipe for {chosen.method!r} cannot train method {method!r}")
     return chosen
 
 

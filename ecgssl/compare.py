@@ -34,6 +34,7 @@ from ecgssl.augment.policies import STRENGTHS, ssl_policy
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.cache import atomic_write
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.finetune import FinetuneConfig
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
@@ -70,7 +71,7 @@ def parse_method(entry: str) -> tuple[str, dict[str, Any]]:
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"method option must be KEY=VALUE, got {item!r} in {entry!r}")
+            raise InvalidValueError(f"method option must be KEY=VALUE, got {item!r} in {entry!r}")
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -78,7 +79,7 @@ def parse_method(entry: str) -> tuple[str, dict[str, Any]]:
     if name not in BASELINES:
         METHODS.get(name)  # unknown names raise with close matches
     elif options:
-        raise ValueError(f"baseline {name!r} takes no options, got {options}")
+        raise InvalidValueError(f"baseline {name!r} takes no options, got {options}")
     return name, options
 
 
@@ -132,31 +133,34 @@ class CompareConfig:
 
     def __post_init__(self) -> None:
         if not self.methods:
-            raise ValueError("methods must name at least one method or baseline")
+            raise InvalidValueError("methods must name at least one method or baseline")
         for entry in self.methods:
             parse_method(entry)
         if not self.label_fractions or any(not 0 < f <= 1 for f in self.label_fractions):
-            raise ValueError(f"label_fractions must lie in (0, 1], got {self.label_fractions}")
+            raise InvalidValueError(
+                f"label_fractions must lie in (0, 1], got {self.label_fractions}"
+            )
         if not self.seeds:
-            raise ValueError("seeds must hold at least one seed")
+            raise InvalidValueError("seeds must hold at least one seed")
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+            raise InvalidValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.augmentation not in STRENGTHS:
-            raise ValueError(f"augmentation must be one of {STRENGTHS}, got {self.augmentation!r}")
+            raise InvalidValueError(
+                f"augmentation must be one of {STRENGTHS}, got {self.augmentation!r}"
+            )
         for name in ("epochs", "batch_size", "finetune_epochs", "steps"):
             v = getattr(self, name)
             if v is None and name != "finetune_epochs":
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+                raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InvalidValueError(f"lr must be > 0, got {self.lr}")
         if not self.window_seconds > 0:
-            raise ValueError(f"window_seconds must be > 0, got {self.window_seconds}")
+            raise InvalidValueError(f"window_seconds must be > 0, got {self.window_seconds}")
         v = self.min_positives_per_class
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ValueError(f"min_positives_per_class must be an integer >= 0, got {v!r}")
-
+            raise InvalidValueError(f"min_positives_per_class must be an integer >= 0, got {v!r}")
 
     def budget(self, n_train: int) -> dict[str, Any]:
         """The pretraining budget every SSL method gets on ``n_train`` training records:
@@ -193,12 +197,14 @@ def _write_config(
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"cannot read {path} to check the earlier runs' budget: {e}") from e
+            raise InvalidValueError(
+                f"cannot read {path} to check the earlier runs' budget: {e}"
+            ) from e
         old = {**_LEGACY, **old}
         diff = {k: (old[k], new[k]) for k in BUDGET_FIELDS if k in old and old[k] != new[k]}
         if diff:
             what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
-            raise ValueError(
+            raise InvalidValueError(
                 f"{path.parent} holds results of another budget ({what}); resuming would mix "
                 "budgets in one table. Use another output folder, or the same settings."
             )
@@ -343,7 +349,7 @@ def run_comparison(
     """
     cfg = config or CompareConfig()
     if dataset.labels is None or dataset.split is None:
-        raise ValueError(f"dataset {dataset.name!r} needs labels and a train/val/test split")
+        raise InvalidValueError(f"dataset {dataset.name!r} needs labels and a train/val/test split")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "results.csv"
@@ -351,7 +357,7 @@ def run_comparison(
     done = {_cell_key(r) for r in rows}
     pre_ds = pretrain_data if pretrain_data is not None else dataset
     if pre_ds.n_leads != dataset.n_leads or not math.isclose(pre_ds.fs, dataset.fs):
-        raise ValueError(
+        raise InvalidValueError(
             f"pretrain_data {pre_ds.name!r} ({pre_ds.n_leads} leads at {pre_ds.fs:g} Hz) does "
             f"not match {dataset.name!r} ({dataset.n_leads} leads at {dataset.fs:g} Hz)"
         )

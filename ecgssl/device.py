@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = ["resolve_device"]
 
 
@@ -21,7 +23,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError) as e:
-            raise ValueError(f"invalid device {device!r}: {e}") from e
+            raise InvalidValueError(f"invalid device {device!r}: {e}") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(dev)!r} requested but CUDA is not available on this machine")
+        raise InvalidValueError(
+            f"device {str(dev)!r} requested but CUDA is not available on this machine"
+        )
     return dev

@@ -32,6 +32,12 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.pretrained import encoder_card, json_ready
+from ecgssl.errors import (
+    DataNotFoundError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingDependencyError,
+)
 from ecgssl.training.encoder_files import read_encoder
 from ecgssl.training.pretrainer import PretrainResult
 
@@ -141,7 +147,7 @@ def _write_onnx(program: Any, example: Tensor, path: Path) -> None:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "ONNX export needs onnx and onnxscript: pip install 'ecgssl[onnx]'"
         ) from None
     with _quiet_onnx():
@@ -188,7 +194,7 @@ def export(
         >>> model = torch.export.load(files.program).module()
     """
     if format not in EXPORT_FORMATS:
-        raise ValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
+        raise InvalidValueError(f"format must be one of {list(EXPORT_FORMATS)}, got {format!r}")
     if isinstance(encoder, (str, Path)):
         enc, info = read_encoder(encoder)
     elif isinstance(encoder, PretrainResult):
@@ -199,7 +205,7 @@ def export(
     elif isinstance(encoder, Encoder):
         enc, info = encoder, encoder_card(encoder)
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"export expects an Encoder, a PretrainResult or a file path, got {type(encoder).__name__}"
         )
     info.update(json_ready(dict(card or {}), "card"))
@@ -251,18 +257,20 @@ def load_exported(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """
     base = Path(path).expanduser()
     if base.suffix == ".onnx":
-        raise ValueError(f"{base} is ONNX: run it with onnxruntime.InferenceSession({str(base)!r})")
+        raise InvalidValueError(
+            f"{base} is ONNX: run it with onnxruntime.InferenceSession({str(base)!r})"
+        )
     if base.suffix in _SUFFIXES:
         base = base.with_suffix("")
     program, card_path = base.with_suffix(".pt2"), base.with_suffix(".json")
     if not program.is_file() and base.with_suffix(".pt").is_file():
-        raise ValueError(
+        raise InvalidValueError(
             f"{base.with_suffix('.pt')} is a TorchScript export of an older ecgssl: load it with "
             "torch.jit.load, or export again (ecgssl export ENCODER --out PATH)"
         )
     for p in (program, card_path):
         if not p.is_file():
-            raise FileNotFoundError(f"no exported file at {p}")
+            raise DataNotFoundError(f"no exported file at {p}")
     model = torch.export.load(str(program)).module()
     card = json.loads(card_path.read_text())
     return model, card

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import Registry
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes"]
@@ -64,21 +65,23 @@ class Recipe:
         for name in ("steps", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+                raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}")
         for name in ("max_epochs", "lr", "window_seconds"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+                raise InvalidValueError(f"{name} must be a finite number > 0, got {v!r}")
         if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
+            raise InvalidValueError(
+                f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}"
+            )
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise InvalidValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         object.__setattr__(self, "method_options", MappingProxyType(dict(self.method_options)))
 
     def batch_for(self, n_records: int) -> int:
         """The batch size for ``n_records`` records (never more than there are)."""
         if n_records < 1:
-            raise ValueError(f"n_records must be >= 1, got {n_records}")
+            raise InvalidValueError(f"n_records must be >= 1, got {n_records}")
         return min(self.batch_size, n_records)
 
     def budget(self, n_records: int) -> int:

@@ -24,13 +24,15 @@ import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
+from ecgssl.errors import ECGSSLError, InvalidTypeError, InvalidValueError
+
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["AUGMENTATIONS", "DATASETS", "ENCODERS", "METHODS", "Registry", "UnknownNameError"]
 
 
-class UnknownNameError(KeyError, ValueError):
+class UnknownNameError(ECGSSLError, KeyError, ValueError):
     """Raised when a name is not registered; the message lists close matches.
 
     It subclasses both :class:`KeyError` (a failed lookup) and :class:`ValueError`
@@ -68,7 +70,7 @@ class Registry(Generic[T]):
             key = self._key(name)
             for k in (key, *map(self._key, aliases)):
                 if k in self._factories or k in self._aliases:
-                    raise ValueError(f"{self.kind} name {k!r} is already registered")
+                    raise InvalidValueError(f"{self.kind} name {k!r} is already registered")
             self._factories[key] = factory
             for alias in aliases:
                 self._aliases[self._key(alias)] = key
@@ -79,7 +81,7 @@ class Registry(Generic[T]):
     def canonical(self, name: str) -> str:
         """The canonical registered name for ``name`` or one of its aliases."""
         if not isinstance(name, str):
-            raise TypeError(f"{self.kind} name must be a string, got {type(name).__name__}")
+            raise InvalidTypeError(f"{self.kind} name must be a string, got {type(name).__name__}")
         key = self._key(name)
         key = self._aliases.get(key, key)
         if key not in self._factories:
@@ -105,10 +107,12 @@ class Registry(Generic[T]):
             return self.get(spec)(**kwargs)
         if isinstance(spec, Mapping):
             if "name" not in spec:
-                raise ValueError(f"a {self.kind} spec mapping needs a 'name' key, got {dict(spec)}")
+                raise InvalidValueError(
+                    f"a {self.kind} spec mapping needs a 'name' key, got {dict(spec)}"
+                )
             params = {k: v for k, v in spec.items() if k != "name"}
             return self.get(spec["name"])(**{**kwargs, **params})
-        raise TypeError(
+        raise InvalidTypeError(
             f"a {self.kind} spec must be a name or a mapping with a 'name' key, "
             f"got {type(spec).__name__}"
         )

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ecgssl.errors import InvalidTypeError, InvalidValueError
+
 __all__ = [
     "STANDARD_LEADS",
     "check_finite",
@@ -51,20 +53,22 @@ def check_signal(
         ValueError: wrong number of dimensions, leads or samples, or non-finite values.
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise InvalidTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+        raise InvalidTypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if x.ndim != 3:
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} must be shaped (batch, leads, time), got {x.ndim} dimensions "
             f"with shape {tuple(x.shape)}"
         )
     if n_leads is not None and x.shape[1] != n_leads:
-        raise ValueError(f"{name} has {x.shape[1]} leads, but {n_leads} are expected")
+        raise InvalidValueError(f"{name} has {x.shape[1]} leads, but {n_leads} are expected")
     if length is not None and x.shape[2] != length:
-        raise ValueError(f"{name} has {x.shape[2]} time samples, but exactly {length} are expected")
+        raise InvalidValueError(
+            f"{name} has {x.shape[2]} time samples, but exactly {length} are expected"
+        )
     if min_length is not None and x.shape[2] < min_length:
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} has {x.shape[2]} time samples, shorter than the {min_length} required"
         )
     if finite:
@@ -82,7 +86,7 @@ def check_finite(x: Tensor, *, name: str = "tensor") -> Tensor:
         if x.ndim >= 1:
             rows = torch.nonzero(bad.reshape(x.shape[0], -1).any(dim=1)).flatten()[:5].tolist()
             where = f" (first affected batch indices: {rows})"
-        raise ValueError(f"{name} contains {n_nan} NaN and {n_inf} Inf values{where}")
+        raise InvalidValueError(f"{name} contains {n_nan} NaN and {n_inf} Inf values{where}")
     return x
 
 
@@ -96,11 +100,11 @@ def _finite(value: float) -> bool:
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
     """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        raise InvalidTypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = value >= 0 if allow_zero else value > 0
     if not ok or not _finite(value):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+        raise InvalidValueError(f"{name} must be a finite number {bound}, got {value}")
     return value
 
 
@@ -109,22 +113,24 @@ def check_in_range(
 ) -> float:
     """Raise ``ValueError`` unless ``low <= value <= high`` (or strict when not inclusive)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        raise InvalidTypeError(f"{name} must be a number, got {type(value).__name__}")
     ok = low <= value <= high if inclusive else low < value < high
     if not ok or not _finite(value):
         brackets = "[]" if inclusive else "()"
-        raise ValueError(f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}")
+        raise InvalidValueError(
+            f"{name} must lie in {brackets[0]}{low}, {high}{brackets[1]}, got {value}"
+        )
     return value
 
 
 def check_int(value: object, name: str, low: int, high: int | None = None) -> int:
     """Raise ``ValueError`` unless ``value`` is an integer (not a bool) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise InvalidValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
     if v < low or (high is not None and v > high):
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an integer {bound}, got {v}")
+        raise InvalidValueError(f"{name} must be an integer {bound}, got {v}")
     return v
 
 
@@ -133,13 +139,15 @@ def check_range_pair(
 ) -> tuple[float, float]:
     """Check a ``(min, max)`` pair with ``low <= min <= max <= high``; return it as a tuple."""
     if len(value) != 2:
-        raise ValueError(f"{name} must be a (min, max) pair, got {value!r}")
+        raise InvalidValueError(f"{name} must be a (min, max) pair, got {value!r}")
     try:
         a, b = float(value[0]), float(value[1])
     except OverflowError as e:  # an int beyond the float range
-        raise ValueError(f"{name} must be a pair of finite numbers, got {value!r}") from e
+        raise InvalidValueError(f"{name} must be a pair of finite numbers, got {value!r}") from e
     if not (low <= a <= b <= high) or not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got ({a}, {b})")
+        raise InvalidValueError(
+            f"{name} must satisfy {low} <= min <= max <= {high}, got ({a}, {b})"
+        )
     return a, b
 
 
@@ -161,15 +169,17 @@ def check_lead_names(
         ValueError: empty names, duplicates, or a count that differs from ``n_leads``.
     """
     if isinstance(leads, str) or not isinstance(leads, Sequence):
-        raise TypeError(f"{name} must be a sequence of lead names, got {leads!r}")
+        raise InvalidTypeError(f"{name} must be a sequence of lead names, got {leads!r}")
     bad = [v for v in leads if not isinstance(v, str) or not v.strip()]
     if bad:
-        raise TypeError(f"{name} must be non-empty strings, got {bad[:5]!r}")
+        raise InvalidTypeError(f"{name} must be non-empty strings, got {bad[:5]!r}")
     dupes = sorted({v for v in leads if list(leads).count(v) > 1})
     if dupes:
-        raise ValueError(f"{name} holds duplicate lead names {dupes}")
+        raise InvalidValueError(f"{name} holds duplicate lead names {dupes}")
     if n_leads is not None and len(leads) != n_leads:
-        raise ValueError(f"{len(leads)} {name} given for {n_leads} signal leads: {list(leads)}")
+        raise InvalidValueError(
+            f"{len(leads)} {name} given for {n_leads} signal leads: {list(leads)}"
+        )
     return tuple(leads)
 
 
@@ -190,5 +200,7 @@ def lead_indices(requested: Sequence[str], available: Sequence[str]) -> list[int
                 a for a in avail if a.lower() == v.lower()
             ]
             hints.append(f"{v!r}" + (f" (did you mean {close}?)" if close else ""))
-        raise ValueError(f"unknown lead name(s) {', '.join(hints)}; available leads: {avail}")
+        raise InvalidValueError(
+            f"unknown lead name(s) {', '.join(hints)}; available leads: {avail}"
+        )
     return [avail.index(v) for v in requested]

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_in_range, check_positive, check_signal
 
@@ -238,11 +239,11 @@ def build_augmentation(spec: AugSpec | Sequence[AugSpec]) -> Augmentation:
     if isinstance(spec, (str, Mapping)):
         aug = AUGMENTATIONS.build(spec)
         if not isinstance(aug, Augmentation):
-            raise TypeError(f"augmentation spec {spec!r} built {type(aug).__name__}")
+            raise InvalidTypeError(f"augmentation spec {spec!r} built {type(aug).__name__}")
         return aug
     if isinstance(spec, Sequence):
         return Compose([build_augmentation(s) for s in spec])
-    raise TypeError(f"cannot build an augmentation from {type(spec).__name__}")
+    raise InvalidTypeError(f"cannot build an augmentation from {type(spec).__name__}")
 
 
 @AUGMENTATIONS.register("compose")
@@ -258,7 +259,9 @@ class Compose(Augmentation):
         self.changes_length = any(t.changes_length for t in self.transforms)
         leads = {t.n_leads for t in self.transforms if t.n_leads is not None}
         if len(leads) > 1:
-            raise ValueError(f"Compose mixes augmentations requiring different lead counts {leads}")
+            raise InvalidValueError(
+                f"Compose mixes augmentations requiring different lead counts {leads}"
+            )
         self.n_leads = leads.pop() if leads else None
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
@@ -301,7 +304,7 @@ class RandomApply(Augmentation):
     def __init__(self, transform: AugSpec, p: float = 0.5) -> None:
         self.transform = build_augmentation(transform)
         if self.transform.changes_length:
-            raise ValueError(
+            raise InvalidValueError(
                 f"RandomApply cannot wrap {type(self.transform).__name__}, which changes the "
                 "signal length; apply crops unconditionally"
             )
@@ -348,13 +351,13 @@ class OneOf(Augmentation):
     ) -> None:
         self.transforms = [build_augmentation(t) for t in transforms]
         if not self.transforms:
-            raise ValueError("OneOf needs at least one transform")
+            raise InvalidValueError("OneOf needs at least one transform")
         if any(t.changes_length for t in self.transforms):
-            raise ValueError("OneOf cannot hold augmentations that change the signal length")
+            raise InvalidValueError("OneOf cannot hold augmentations that change the signal length")
         w = [1.0] * len(self.transforms) if weights is None else [float(v) for v in weights]
         bad = any(v < 0 or not math.isfinite(v) for v in w)
         if len(w) != len(self.transforms) or bad or sum(w) <= 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"weights must be {len(self.transforms)} finite non-negative numbers with a positive "
                 f"sum, got {weights!r}"
             )

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, rand, randint, uniform
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_in_range, check_positive, check_range_pair
 
@@ -165,7 +166,7 @@ class TimeShift(Augmentation):
     def __init__(self, max_shift: float = 0.5, mode: str = "circular") -> None:
         self.max_shift = check_in_range(max_shift, "max_shift", 0.0, _MAX_SECONDS)
         if mode not in ("circular", "zeros"):
-            raise ValueError(f"mode must be 'circular' or 'zeros', got {mode!r}")
+            raise InvalidValueError(f"mode must be 'circular' or 'zeros', got {mode!r}")
         self.mode = mode
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:
@@ -197,7 +198,7 @@ class TimeWarp(Augmentation):
 
     def __init__(self, max_rate_change: float = 0.1, cycles: tuple[float, float] = (0.5, 2.0)):
         if not 0 <= max_rate_change <= 0.9:
-            raise ValueError(f"max_rate_change must lie in [0, 0.9], got {max_rate_change}")
+            raise InvalidValueError(f"max_rate_change must lie in [0, 0.9], got {max_rate_change}")
         self.max_rate_change = float(max_rate_change)
         self.cycles = check_range_pair(cycles, "cycles", 0.0, 1e3)
 

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, uniform
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_int, check_range_pair
 
@@ -73,7 +74,7 @@ class BandPass(Augmentation):
         self.low_hz = check_range_pair(low_hz, "low_hz", 0.0, 1e4)
         self.high_hz = check_range_pair(high_hz, "high_hz", 1e-3, 1e4)
         if self.low_hz[1] >= self.high_hz[0]:
-            raise ValueError(f"low_hz {self.low_hz} must lie below high_hz {self.high_hz}")
+            raise InvalidValueError(f"low_hz {self.low_hz} must lie below high_hz {self.high_hz}")
         self.order = check_int(order, "order", 1, 16)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:

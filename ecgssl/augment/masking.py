@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.augment.base import ElementwiseAugmentation, MaskFn, rand, scale_, uniform
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_in_range, check_range_pair
 
@@ -59,7 +60,7 @@ class LeadMask(ElementwiseAugmentation):
     def __init__(self, p: float = 0.2) -> None:
         check_in_range(p, "p", 0.0, 1.0)
         if p >= 1.0:
-            raise ValueError(f"p must be < 1 so that some lead survives, got {p}")
+            raise InvalidValueError(f"p must be < 1 so that some lead survives, got {p}")
         self.p = float(p)
 
     def transform(

@@ -16,6 +16,7 @@ from ecgssl.augment.base import (
     uniform,
 )
 from ecgssl.augment.filters import fft_filter
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_int, check_range_pair
 
@@ -128,7 +129,7 @@ class PowerlineNoise(ElementwiseAugmentation):
         harmonics: int = 1,
     ) -> None:
         if frequency not in (50, 60, "random"):
-            raise ValueError(f"frequency must be 50, 60 or 'random', got {frequency!r}")
+            raise InvalidValueError(f"frequency must be 50, 60 or 'random', got {frequency!r}")
         self.frequency = frequency
         self.amplitude_mv = check_range_pair(amplitude_mv, "amplitude_mv", 0.0, 1e3)
         self.harmonics = check_int(harmonics, "harmonics", 0, 20)

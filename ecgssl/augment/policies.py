@@ -7,6 +7,7 @@ from ecgssl.augment.base import Augmentation, Compose, RandomApply
 from ecgssl.augment.crop import RandomCrop, TimeWarp
 from ecgssl.augment.masking import TimeMask
 from ecgssl.augment.noise import BaselineWander, EMGNoise, GaussianNoise
+from ecgssl.errors import InvalidValueError
 
 __all__ = ["STRENGTHS", "ssl_policy"]
 
@@ -27,7 +28,7 @@ def ssl_policy(window_seconds: float | None = 2.5, strength: str = "default") ->
         strength: ``"weak"``, ``"default"`` or ``"strong"``.
     """
     if strength not in STRENGTHS:
-        raise ValueError(f"strength must be one of {STRENGTHS}, got {strength!r}")
+        raise InvalidValueError(f"strength must be one of {STRENGTHS}, got {strength!r}")
     ops: list[Augmentation] = []
     if window_seconds is not None:
         ops.append(RandomCrop(window_seconds))

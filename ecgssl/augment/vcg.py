@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.augment.base import Augmentation, uniform
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import AUGMENTATIONS
 from ecgssl.validation import check_positive, check_range_pair
 
@@ -39,7 +40,7 @@ def _kors(x: Tensor) -> Tensor:
 def ecg_to_vcg(x: Tensor) -> Tensor:
     """(batch, 12, time) standard-order ECG -> (batch, 3, time) VCG (X, Y, Z)."""
     if x.ndim != 3 or x.shape[1] != 12:
-        raise ValueError(
+        raise InvalidValueError(
             f"ecg_to_vcg needs (batch, 12, time) in standard order, got {tuple(x.shape)}"
         )
     return torch.einsum("vl,blt->bvt", _kors(x), x[:, list(_INDEPENDENT)].float())
@@ -52,7 +53,7 @@ def vcg_to_ecg(v: Tensor) -> Tensor:
     and II, so Einthoven's and Goldberger's laws hold exactly.
     """
     if v.ndim != 3 or v.shape[1] != 3:
-        raise ValueError(f"vcg_to_ecg needs (batch, 3, time), got {tuple(v.shape)}")
+        raise InvalidValueError(f"vcg_to_ecg needs (batch, 3, time), got {tuple(v.shape)}")
     eight = torch.einsum("lv,bvt->blt", torch.linalg.pinv(_kors(v)), v.float())
     lead_i, lead_ii = eight[:, 0], eight[:, 1]
     limb = torch.stack(
@@ -101,7 +102,7 @@ class VCGRotation(Augmentation):
     def __init__(self, max_angle: float = 45.0, scale: tuple[float, float] = (1.0, 1.5)) -> None:
         self.max_angle = check_positive(max_angle, "max_angle", allow_zero=True)
         if self.max_angle > 180:
-            raise ValueError(f"max_angle must be <= 180 degrees, got {max_angle}")
+            raise InvalidValueError(f"max_angle must be <= 180 degrees, got {max_angle}")
         self.scale = check_range_pair(scale, "scale", 1e-3, 1e3)
 
     def apply(self, x: Tensor, fs: float, generator: torch.Generator | None) -> Tensor:

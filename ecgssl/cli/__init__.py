@@ -1,7 +1,9 @@
 """The ``ecgssl`` command line (also ``python -m ecgssl``): one module per subcommand.
 
 Every subcommand takes ``--config FILE.toml`` (options by long name; flags given on the
-command line win); user errors print one line and exit 2 (``--debug`` shows the traceback).
+command line win); ecgssl's own errors (:mod:`ecgssl.errors`: bad options, missing or malformed data) print one
+line and exit 2 (``--debug`` shows the traceback); any other exception is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from ecgssl.cli import compare, datasets, embed, evaluate, export, listing, pretrain
 from ecgssl.cli._common import Parser, UserError, apply_config
 from ecgssl.cli._common import parse_sets as _parse_sets
+from ecgssl.errors import ECGSSLError
 
 __all__ = ["UserError", "_parse_sets", "build_parser", "main"]
 
@@ -53,6 +56,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     return parser, subparsers
 
 
+def _is_user_error(e: BaseException) -> bool:
+    """ecgssl's errors about the user's input, and OS errors naming a file (a wrong path)."""
+    if isinstance(e, ECGSSLError):
+        return True
+    return isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+                          PermissionError)) and getattr(e, "filename", None) is not None  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ecgssl`` command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -66,8 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             apply_config(subparsers[args.command_path], config)
             args = parser.parse_args(argv)
         return int(args.handler(args))
-    except (UserError, ValueError, TypeError, KeyError, FileNotFoundError, ImportError) as e:
-        if debug:
+    except Exception as e:
+        # Only ecgssl's own errors (and the OS refusing a path the user gave) become one
+        # line; anything else is a bug, and its traceback must show.
+        if debug or not _is_user_error(e):
             raise
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"ecgssl: error: {message}", file=sys.stderr)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ecgssl.errors import ECGSSLError
+
 __all__ = [
     "DeprecatedAlias",
     "Parser",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-class UserError(Exception):
+class UserError(ECGSSLError):
     """An error caused by the user's input: printed as one line, exit code 2."""
 
 

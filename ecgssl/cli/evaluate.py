@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import add_dataset_args, fractions, load_cli_dataset
+from ecgssl.cli._common import (
+    DeprecatedAlias,
+    add_dataset_args,
+    fractions,
+    load_cli_dataset,
+    seeds,
+)
 
 __all__ = ["add_parser"]
 
@@ -37,7 +43,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--protocol", default="linear", choices=["linear", "knn", "finetune"],
                    help="evaluation protocol (default linear)")  # fmt: skip
     p.add_argument("--label-fractions", default="1.0", help="comma-separated label fractions")
-    p.add_argument("--seed", type=int, default=0, help="seed of the label samples")
+    p.add_argument("--seeds", default="0",
+                   help="seed(s) of the label samples, comma-separated: the metrics are the "
+                   "mean (± sd) over them")  # fmt: skip
+    p.add_argument("--seed", dest="seeds", action=DeprecatedAlias, new="--seeds")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--baseline", action="store_true",
                    help="also evaluate a random-init encoder of the same architecture")  # fmt: skip
@@ -50,6 +59,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
     import ecgssl
@@ -60,21 +70,35 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
     encoders: dict[str, Any] = {"encoder": encoder}
+    seed_list = seeds(args.seeds)
     if args.baseline:
-        torch.manual_seed(args.seed + 1000)
+        torch.manual_seed(seed_list[0] + 1000)
         encoders["random_init"] = ecgssl.build_encoder(encoder.config, dataset.n_leads)
     rows = []
-    print(f"\n{args.protocol} macro AUROC on the {dataset.name} test split:")
+    over = f" (mean ± sd over label-sample seeds {seed_list})" if len(seed_list) > 1 else ""
+    print(f"\n{args.protocol} macro AUROC on the {dataset.name} test split{over}:")
     for frac in fracs:
         row: dict[str, Any] = {"label_fraction": frac}
         for name, enc in encoders.items():
-            res = ecgssl.evaluate(
-                enc, dataset, protocol=args.protocol, label_fraction=frac, seed=args.seed,
-                device=args.device, allow_leakage=args.allow_leakage,
+            per_seed = [
+                ecgssl.evaluate(
+                    enc, dataset, protocol=args.protocol, label_fraction=frac, seed=seed,
+                    device=args.device, allow_leakage=args.allow_leakage,
+                ).metrics
+                for seed in seed_list
+            ]  # fmt: skip
+            aurocs = np.array([m["macro_auroc"] for m in per_seed])
+            row[name] = (
+                {"macro_auroc": float(aurocs.mean()), "macro_auroc_sd": float(aurocs.std()),
+                 "seeds": seed_list, "per_seed": per_seed}
+                if len(seed_list) > 1 else per_seed[0]
             )  # fmt: skip
-            row[name] = res.metrics
         rows.append(row)
-        cells = "  ".join(f"{k} {row[k]['macro_auroc']:.4f}" for k in encoders)
+        cells = "  ".join(
+            f"{k} {row[k]['macro_auroc']:.4f}"
+            + (f" ± {row[k]['macro_auroc_sd']:.4f}" if len(seed_list) > 1 else "")
+            for k in encoders
+        )
         print(f"{frac:>8.0%}  {cells}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgssl.cli._common import UserError
+from ecgssl.errors import InvalidValueError
 
 __all__ = ["HEALTH_KEYS", "plot_history", "require_matplotlib"]
 
@@ -50,7 +51,7 @@ def plot_history(history: Sequence[dict[str, float]], path: str | Path, title: s
     import matplotlib.pyplot as plt
 
     if not history:
-        raise ValueError("the training history is empty: nothing to plot")
+        raise InvalidValueError("the training history is empty: nothing to plot")
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     keys = [k for k in history[0] if k in history[-1]]
     losses = [k for k in keys if k not in _NOT_LOSS and "/" not in k]

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ecgssl.cli._common import (
+    DeprecatedAlias,
     UserError,
     add_dataset_args,
     fractions,
     load_cli_dataset,
     parse_sets,
     parse_spec,
+    seeds,
 )
 
 __all__ = ["add_parser"]
@@ -63,7 +65,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "are laid out over the steps)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=None, help="records per step")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seeds", default="0",
+                   help="random seed, or comma-separated seeds: one pretraining per seed "
+                   "(OUT/seedN each), then the mean over seeds")  # fmt: skip
+    p.add_argument("--seed", dest="seeds", action=DeprecatedAlias, new="--seeds")
+    p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
+                   help="continue an interrupted run: from the newest checkpoint in "
+                   "OUT/checkpoints (no value) or from CHECKPOINT")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--out", type=Path, default=None,
@@ -104,40 +112,106 @@ def _plot_path(args: argparse.Namespace) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     import ecgssl
-    from ecgssl.evaluation import evaluate_fractions
 
     fracs = fractions(args.label_fractions)
+    seed_list = seeds(args.seeds)
     plot_path = _plot_path(args)
     overrides = parse_sets(args.set)
     for key in ("epochs", "steps", "batch_size", "lr"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    if args.out is not None:
-        overrides.setdefault("checkpoint_dir", str(args.out / "checkpoints"))
-        overrides.setdefault("log_dir", str(args.out))  # OUT/log.jsonl, OUT/history.csv
-    if args.tensorboard:
-        if args.out is None and "log_dir" not in overrides:
-            raise UserError("--tensorboard needs --out (the events go to OUT/tensorboard)")
-        overrides["tensorboard"] = True
-    # A typo in the method or a bad encoder spec fails before the data are loaded.
+    if args.tensorboard and args.out is None and "log_dir" not in overrides:
+        raise UserError("--tensorboard needs --out (the events go to OUT/tensorboard)")
+    if args.resume == "auto" and args.out is None and "checkpoint_dir" not in overrides:
+        raise UserError("--resume without a checkpoint needs --out (it looks in OUT/checkpoints)")
+    if args.resume not in (None, "auto") and len(seed_list) > 1:
+        raise UserError("--resume CHECKPOINT resumes one run: give a single seed")
+    # A typo in the method, a bad encoder spec or a bad training option fails before the data
+    # are loaded (or simulated).
     ecgssl.METHODS.canonical(args.method)
     encoder = parse_spec(args.encoder, "--encoder")
+    _check_training_options(args, overrides)
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
+    results = []
+    for seed in seed_list:
+        out = args.out
+        if out is not None and len(seed_list) > 1:
+            out = out / f"seed{seed}"
+            print(f"\n== seed {seed} -> {out}")
+        results.append(_run_one(args, dataset, encoder, dict(overrides), fracs, seed, out,
+                                plot_path))  # fmt: skip
+    if len(seed_list) > 1 and results[0] is not None:
+        _print_mean(args, fracs, seed_list, results)
+    return 0
+
+
+def _check_training_options(args: argparse.Namespace, overrides: dict[str, Any]) -> None:
+    """Validate the training settings given on the command line (``PretrainConfig``'s own
+    checks) and the CLI's numbers, without touching the data."""
+    from dataclasses import fields
+
+    from ecgssl.training.config import PretrainConfig
+
+    names = {f.name for f in fields(PretrainConfig)} - {"resume", "checkpoint_dir", "log_dir"}
+    PretrainConfig(**{k: v for k, v in overrides.items() if k in names})
+    if not args.window > 0:
+        raise UserError(f"--window must be > 0 seconds, got {args.window}")
+    if args.monitor_every is not None and args.monitor_every < 1:
+        raise UserError(f"--monitor-every must be >= 1, got {args.monitor_every}")
+
+
+def _print_mean(args: argparse.Namespace, fracs: list[float], seed_list: list[int],
+                results: list[Any]) -> None:  # fmt: skip
+    """Mean ± sd over seeds of the pretrained and random-init probes, and of the paired gain."""
+    import numpy as np
+
+    if not fracs or not results[0]:
+        return
+    print(f"\nMean over seeds {seed_list} (macro AUROC, ± sd; gain = paired difference):")
+    print(f"{'labels':>8}  {args.method:>18}  {'random init':>18}  {'gain':>18}")
+    for i, f in enumerate(fracs):
+        ssl = np.array([r[i][1].metrics["macro_auroc"] for r in results])
+        if results[0][i][2] is None:
+            print(f"{f:>8.0%}  {ssl.mean():>10.4f} ± {ssl.std():.4f}")
+            continue
+        rnd = np.array([r[i][2].metrics["macro_auroc"] for r in results])
+        gain = ssl - rnd
+        print(f"{f:>8.0%}  {ssl.mean():>10.4f} ± {ssl.std():.4f}  {rnd.mean():>10.4f} ± "
+              f"{rnd.std():.4f}  {gain.mean():>+10.4f} ± {gain.std():.4f}")  # fmt: skip
+
+
+def _run_one(
+    args: argparse.Namespace, dataset: Any, encoder: Any, overrides: dict[str, Any],
+    fracs: list[float], seed: int, out: Path | None, plot_path: Path | None,
+) -> list[Any]:  # fmt: skip
+    """One pretraining, its linear probes and the random-init baseline; the probe rows."""
+    import torch
+
+    import ecgssl
+    from ecgssl.evaluation import evaluate_fractions
+
+    if out is not None:
+        overrides.setdefault("checkpoint_dir", str(out / "checkpoints"))
+        overrides.setdefault("log_dir", str(out))  # OUT/log.jsonl, OUT/history.csv
+    if args.tensorboard:
+        overrides["tensorboard"] = True
+    if args.resume is not None:
+        overrides["resume"] = args.resume
+    if plot_path is not None and out is not None and out != args.out:
+        plot_path = out / plot_path.name
     t0 = time.perf_counter()
     result = ecgssl.pretrain(
         method=args.method, dataset=dataset, encoder=encoder,
-        seed=args.seed,
+        seed=seed,
         device=args.device, window_seconds=args.window, progress=not args.no_progress,
         monitor_every=args.monitor_every, monitor=args.monitor, **overrides,
     )  # fmt: skip
     from ecgssl.training.distributed import is_main_process
 
     if not is_main_process():  # under torchrun, only rank 0 evaluates, prints and writes
-        return 0
+        return []
     minutes = (time.perf_counter() - t0) / 60
     last = result.history[-1]
     print(
@@ -151,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {plot_history(result.history, plot_path, title=args.method)}")
 
     def probe(encoder: Any) -> list[Any]:
-        return evaluate_fractions(encoder, dataset, fracs, seed=args.seed, device=args.device)
+        return evaluate_fractions(encoder, dataset, fracs, seed=seed, device=args.device)
 
     if dataset.labels is None or dataset.split is None:
         print(
@@ -162,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     ssl_res = probe(result.encoder) if fracs else []
     rand_res: list[Any] = [None] * len(fracs)
     if fracs and not args.no_baseline:
-        torch.manual_seed(args.seed)  # the pretrained encoder's initial weights, untrained
+        torch.manual_seed(seed)  # the pretrained encoder's initial weights, untrained
         rand_res = probe(ecgssl.build_encoder(result.encoder.config, dataset.n_leads))
     rows = [(f"{f:.0%}", s, r) for f, s, r in zip(fracs, ssl_res, rand_res)]
     name = f"{args.method} ({result.encoder.config['name']})"
@@ -182,19 +256,19 @@ def run(args: argparse.Namespace) -> int:
 
     for frac_s, a, b in rows:
         print(f"{frac_s:>8}  {cell(a):>30}  {cell(b):>30}")
-    if args.out is None:
-        return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    folder = result.save_pretrained(args.out / "encoder")
+    if out is None:
+        return rows
+    out.mkdir(parents=True, exist_ok=True)
+    folder = result.save_pretrained(out / "encoder")
     summary = {
-        "method": args.method, "history": result.history,
+        "method": args.method, "seed": seed, "history": result.history,
         "linear_probe": [
             {"label_fraction": r[0], "n_labeled": r[1].n_train, "ssl": r[1].metrics,
              "random_init": r[2].metrics if r[2] is not None else None}
             for r in rows
         ],
     }  # fmt: skip
-    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nwrote {folder} (config.json + model.safetensors) and {args.out / 'results.json'}")
-    print(f"export it with: ecgssl export {folder} --out {args.out / 'export'}")
-    return 0
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {folder} (config.json + model.safetensors) and {out / 'results.json'}")
+    print(f"export it with: ecgssl export {folder} --out {out / 'export'}")
+    return rows

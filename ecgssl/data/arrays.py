@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ecgssl.data.base import ECGDataset
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -59,13 +60,13 @@ def load_arrays(
     """
     x = np.asarray(signals)
     if x.ndim != 3:
-        raise ValueError(f"signals must be shaped (records, leads, time), got {x.shape}")
+        raise InvalidValueError(f"signals must be shaped (records, leads, time), got {x.shape}")
     if not np.issubdtype(x.dtype, np.number):
-        raise TypeError(f"signals must be numeric, got dtype {x.dtype}")
+        raise InvalidTypeError(f"signals must be numeric, got dtype {x.dtype}")
     x = x.astype(np.float32, copy=False)
     bad = ~np.isfinite(x).all(axis=(1, 2))
     if bad.any():
-        raise ValueError(
+        raise InvalidValueError(
             f"{int(bad.sum())} of {len(x)} records contain NaN or Inf values "
             f"(first: {np.flatnonzero(bad)[:5].tolist()})"
         )
@@ -79,15 +80,15 @@ def load_arrays(
         lab = np.asarray(labels)
         if lab.ndim == 1:
             if not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0:
-                raise ValueError("1-D labels must be non-negative integer class indices")
+                raise InvalidValueError("1-D labels must be non-negative integer class indices")
             y = np.eye(int(lab.max()) + 1, dtype=np.float32)[lab]
             multilabel = False
         elif lab.ndim == 2:
             if not np.isin(lab, (0, 1)).all():
-                raise ValueError("2-D labels must be a multi-hot matrix of 0s and 1s")
+                raise InvalidValueError("2-D labels must be a multi-hot matrix of 0s and 1s")
             y = lab.astype(np.float32)
         else:
-            raise ValueError(
+            raise InvalidValueError(
                 f"labels must be 1-D indices or a 2-D multi-hot matrix, got {lab.shape}"
             )
         if classes is None:

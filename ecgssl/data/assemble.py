@@ -15,6 +15,7 @@ from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig, standardize_with_train_stats
 from ecgssl.data.sampling import iterative_stratification
 from ecgssl.data.store import StoredSignals
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 
 __all__ = ["SPLIT_METHODS", "finish_dataset", "make_split", "multi_hot", "require_root"]
 
@@ -32,19 +33,19 @@ def require_root(root: str | Path | None, dataset: str, expected: Sequence[str],
     """
     what = ", ".join(expected)
     if root is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"dataset {dataset!r} is read from disk: pass root= (the folder holding {what}). "
             f"Download it from {url} (ecgssl never downloads at runtime)."
         )
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{dataset} root {str(path)!r} is not a folder; expected a folder holding {what}. "
             f"Download the data from {url}."
         )
     absent = [e for e in expected if not (path / e).exists()]
     if absent:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{dataset} root {str(path)!r} lacks {', '.join(absent)} (expected {what}). "
             f"Is it the right folder? The official data: {url}."
         )
@@ -98,7 +99,7 @@ def make_split(
         fractions: Train/val/test fractions.
     """
     if method not in SPLIT_METHODS:
-        raise ValueError(f"split_method must be one of {SPLIT_METHODS}, got {method!r}")
+        raise InvalidValueError(f"split_method must be one of {SPLIT_METHODS}, got {method!r}")
     groups = patient_ids if patient_ids is not None else record_ids
     if method == "hash" or labels is None:
         return hash_split(groups, fractions)
@@ -136,7 +137,7 @@ def finish_dataset(
     n = len(stored.record_ids)
     keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     if not keep.any():
-        raise ValueError(f"{name}: no record is left (none has a label for this task?)")
+        raise InvalidValueError(f"{name}: no record is left (none has a label for this task?)")
     rows = slice(None) if keep.all() else np.flatnonzero(keep)
     signals = stored.signals[rows]
     meta = {"lead_missing": stored.lead_missing, **(record_info or {})}
@@ -150,7 +151,7 @@ def finish_dataset(
     split_arr = None if split is None else np.asarray(split)[rows]
     if config.standardize == "train":
         if split_arr is None:
-            raise ValueError(f"standardize='train' needs a split, and {name} has none")
+            raise InvalidValueError(f"standardize='train' needs a split, and {name} has none")
         signals, extra["standardization"] = standardize_with_train_stats(
             signals, split_arr == "train"
         )
@@ -167,5 +168,5 @@ def finish_dataset(
     names = [subset] if isinstance(subset, str) else list(subset)
     for s in names:
         if s not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS} (or None for all), got {s!r}")
+            raise InvalidValueError(f"split must be one of {SPLITS} (or None for all), got {s!r}")
     return ds.subset(names)

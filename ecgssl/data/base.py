@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ecgssl.errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["SPLITS", "ECGDataset"]
 
 SPLITS = ("train", "val", "test")
@@ -59,39 +61,41 @@ class ECGDataset(Dataset):
     def __post_init__(self) -> None:
         s = self.signals
         if not isinstance(s, np.ndarray) or s.ndim != 3:
-            raise ValueError(
+            raise InvalidValueError(
                 f"signals must be a numpy array shaped (records, leads, time), got "
                 f"{getattr(s, 'shape', type(s).__name__)}"
             )
         if s.shape[0] == 0:
-            raise ValueError("dataset is empty: signals has 0 records")
+            raise InvalidValueError("dataset is empty: signals has 0 records")
         if not np.issubdtype(s.dtype, np.floating):
-            raise TypeError(f"signals must be floating point, got dtype {s.dtype}")
+            raise InvalidTypeError(f"signals must be floating point, got dtype {s.dtype}")
         if not (isinstance(self.fs, (int, float)) and self.fs > 0):
-            raise ValueError(f"fs must be a positive number of Hz, got {self.fs!r}")
+            raise InvalidValueError(f"fs must be a positive number of Hz, got {self.fs!r}")
         if len(self.leads) != s.shape[1]:
-            raise ValueError(f"{len(self.leads)} lead names given for {s.shape[1]} leads")
+            raise InvalidValueError(f"{len(self.leads)} lead names given for {s.shape[1]} leads")
         n = s.shape[0]
         if self.labels is not None:
             if self.labels.ndim != 2 or self.labels.shape[0] != n:
-                raise ValueError(
+                raise InvalidValueError(
                     f"labels must be shaped (records, classes) = ({n}, C), got {self.labels.shape}"
                 )
             if len(self.classes) != self.labels.shape[1]:
-                raise ValueError(
+                raise InvalidValueError(
                     f"{len(self.classes)} class names given for {self.labels.shape[1]} label columns"
                 )
         for name in ("split", "record_ids", "patient_ids"):
             arr = getattr(self, name)
             if arr is not None and len(arr) != n:
-                raise ValueError(f"{name} has {len(arr)} entries for {n} records")
+                raise InvalidValueError(f"{name} has {len(arr)} entries for {n} records")
         for key, arr in self.record_info.items():
             if len(arr) != n:
-                raise ValueError(f"record_info[{key!r}] has {len(arr)} entries for {n} records")
+                raise InvalidValueError(
+                    f"record_info[{key!r}] has {len(arr)} entries for {n} records"
+                )
         if self.split is not None:
             unknown = set(np.unique(self.split).tolist()) - set(SPLITS)
             if unknown:
-                raise ValueError(f"unknown split names {sorted(unknown)}; expected {SPLITS}")
+                raise InvalidValueError(f"unknown split names {sorted(unknown)}; expected {SPLITS}")
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])
@@ -127,7 +131,7 @@ class ECGDataset(Dataset):
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         if idx.size == 0:
-            raise ValueError(f"selection from dataset {self.name!r} is empty")
+            raise InvalidValueError(f"selection from dataset {self.name!r} is empty")
 
         def take(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[idx]
@@ -147,12 +151,12 @@ class ECGDataset(Dataset):
         names = [split] if isinstance(split, str) else list(split)
         for s in names:
             if s not in SPLITS:
-                raise ValueError(f"unknown split {s!r}; expected one of {SPLITS}")
+                raise InvalidValueError(f"unknown split {s!r}; expected one of {SPLITS}")
         if self.split is None:
-            raise ValueError(f"dataset {self.name!r} has no split assignment")
+            raise InvalidValueError(f"dataset {self.name!r} has no split assignment")
         mask = np.isin(self.split, names)
         if not mask.any():
-            raise ValueError(f"dataset {self.name!r} has no records in split {names}")
+            raise InvalidValueError(f"dataset {self.name!r} has no records in split {names}")
         return self.select(mask)
 
     def summary(self) -> str:

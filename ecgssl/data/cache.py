@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = [
     "atomic_write",
     "atomic_write_json",
@@ -91,4 +93,4 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise
     except Exception as e:
-        raise ValueError(f"cache file {path} is corrupt or unreadable: {e}") from e
+        raise InvalidValueError(f"cache file {path} is corrupt or unreadable: {e}") from e

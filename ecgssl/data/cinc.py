@@ -21,6 +21,7 @@ import numpy as np
 
 from ecgssl.data.quality import check_signal
 from ecgssl.data.records import Record
+from ecgssl.errors import InvalidValueError
 
 __all__ = ["CincHeader", "parse_cinc_header", "read_cinc"]
 
@@ -62,7 +63,7 @@ class CincHeader:
 def _number(text: str, what: str) -> float:
     m = re.match(r"^[-+]?[\d.]+(?:[eE][-+]?\d+)?", text)
     if not m:
-        raise ValueError(f"malformed header: {what} {text!r} is not a number")
+        raise InvalidValueError(f"malformed header: {what} {text!r} is not a number")
     return float(m.group(0))
 
 
@@ -76,10 +77,12 @@ def parse_cinc_header(text: str) -> CincHeader:
     comments = tuple(line.lstrip("#").strip() for line in lines if line.startswith("#"))
     body = [line for line in lines if line and not line.startswith("#")]
     if not body:
-        raise ValueError("malformed header: no record line")
+        raise InvalidValueError("malformed header: no record line")
     first = body[0].split()
     if len(first) < 3:
-        raise ValueError(f"malformed header: record line {body[0]!r} lacks name, signals, rate")
+        raise InvalidValueError(
+            f"malformed header: record line {body[0]!r} lacks name, signals, rate"
+        )
     quirks = []
     name = first[0]
     if name.lower().endswith(".mat"):
@@ -88,14 +91,14 @@ def parse_cinc_header(text: str) -> CincHeader:
     n_sig = int(_number(first[1], "number of signals"))
     fs = _number(first[2].split("/")[0], "sampling rate")
     if not fs > 0:
-        raise ValueError(f"malformed header: sampling rate {fs:g} is not positive")
+        raise InvalidValueError(f"malformed header: sampling rate {fs:g} is not positive")
     n_samples = int(_number(first[3], "number of samples")) if len(first) > 3 else None
     extra = first[4:]
     if extra and not (_TIME.match(extra[0]) and all(_DATE.match(e) for e in extra[1:2])):
         quirks.append(f"non-WFDB date/time {' '.join(extra)!r}")
     signal_lines = body[1 : 1 + n_sig]
     if len(signal_lines) != n_sig:
-        raise ValueError(
+        raise InvalidValueError(
             f"malformed header: {n_sig} signals declared, {len(signal_lines)} signal lines"
         )
     files: list[str] = []
@@ -106,20 +109,20 @@ def parse_cinc_header(text: str) -> CincHeader:
     for line in signal_lines:
         parts = line.split()
         if len(parts) < 2:
-            raise ValueError(f"malformed header: signal line {line!r}")
+            raise InvalidValueError(f"malformed header: signal line {line!r}")
         fmt = re.split(r"[x:+]", parts[1])[0]
         if fmt != "16":
-            raise ValueError(f"malformed header: signal format {parts[1]!r} (expected 16)")
+            raise InvalidValueError(f"malformed header: signal format {parts[1]!r} (expected 16)")
         m = _GAIN.match(parts[2]) if len(parts) > 2 else None
         if len(parts) > 2 and not m:
-            raise ValueError(f"malformed header: gain {parts[2]!r} of signal line {line!r}")
+            raise InvalidValueError(f"malformed header: gain {parts[2]!r} of signal line {line!r}")
         gain = float(m.group(1)) if m else 200.0
         if not gain > 0:
-            raise ValueError(f"malformed header: gain {gain:g} (uncalibrated signal)")
+            raise InvalidValueError(f"malformed header: gain {gain:g} (uncalibrated signal)")
         zero = int(_number(parts[4], "ADC zero")) if len(parts) > 4 else 0
         unit = (m.group(3) if m and m.group(3) else "mV").strip()
         if unit.lower() not in _UNIT_TO_MV:
-            raise ValueError(f"malformed header: unknown unit {unit!r}")
+            raise InvalidValueError(f"malformed header: unknown unit {unit!r}")
         files.append(parts[0])
         gains.append(gain)
         baselines.append(int(m.group(2)) if m and m.group(2) is not None else zero)
@@ -133,22 +136,24 @@ def _read_val(path: Path, n_sig: int, n_samples: int | None) -> np.ndarray:
     from scipy.io import loadmat
 
     if not path.exists():
-        raise ValueError(f"missing signal file {path.name} (named in the header)")
+        raise InvalidValueError(f"missing signal file {path.name} (named in the header)")
     try:
         mat = loadmat(str(path))
     except Exception as e:  # scipy raises ValueError / MatReadError for a cut file
-        raise ValueError(f"truncated or corrupt signal file {path.name} ({e})") from None
+        raise InvalidValueError(f"truncated or corrupt signal file {path.name} ({e})") from None
     if "val" not in mat:
-        raise ValueError(f"signal file {path.name} holds no matrix 'val' (keys: {sorted(mat)})")
+        raise InvalidValueError(
+            f"signal file {path.name} holds no matrix 'val' (keys: {sorted(mat)})"
+        )
     val = np.asarray(mat["val"])
     if val.ndim != 2 or val.shape[0] != n_sig:
-        raise ValueError(f"signal file {path.name}: 'val' is {val.shape}, header says {n_sig} leads")  # fmt: skip
+        raise InvalidValueError(f"signal file {path.name}: 'val' is {val.shape}, header says {n_sig} leads")  # fmt: skip
     if n_samples is not None and val.shape[1] < n_samples:
-        raise ValueError(
+        raise InvalidValueError(
             f"truncated signal file {path.name}: {val.shape[1]} of {n_samples} samples per lead"
         )
     if n_samples is not None and val.shape[1] > n_samples:
-        raise ValueError(
+        raise InvalidValueError(
             f"signal file {path.name} holds {val.shape[1]} samples per lead, header says {n_samples}"
         )
     return val
@@ -165,7 +170,9 @@ def read_cinc(path: str) -> Record:
     hea = Path(path + ".hea")
     header = parse_cinc_header(hea.read_text(encoding="utf-8", errors="replace"))
     if len(set(header.files)) != 1:
-        raise ValueError(f"malformed header: signals spread over files {sorted(set(header.files))}")
+        raise InvalidValueError(
+            f"malformed header: signals spread over files {sorted(set(header.files))}"
+        )
     val = _read_val(hea.parent / header.files[0], len(header.leads), header.n_samples)
     gains = np.asarray(header.gains)[:, None]
     base = np.asarray(header.baselines, dtype=np.float64)[:, None]

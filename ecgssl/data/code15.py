@@ -28,6 +28,7 @@ from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.quality import check_signal, flat_lead_filter
 from ecgssl.data.records import Record
 from ecgssl.data.store import SourceRecord, _warn, load_signals
+from ecgssl.errors import DataNotFoundError, InvalidValueError, MissingDependencyError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -48,7 +49,7 @@ def _h5py() -> Any:
     try:
         import h5py
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "the code15 loader reads the CODE-15 % HDF5 parts with h5py, which is not "
             "installed: pip install 'ecgssl[code15]' (or pip install h5py)"
         ) from None
@@ -70,7 +71,7 @@ def read_code15(path: str) -> Record:
     x = np.asarray(_open(part, st.st_mtime_ns, st.st_size)["tracings"][int(row)], dtype=np.float64).T  # fmt: skip
     nonzero = np.flatnonzero(np.any(x != 0, axis=0))
     if nonzero.size == 0:
-        raise ValueError("no signal: the tracing is all zeros")
+        raise InvalidValueError("no signal: the tracing is all zeros")
     x = x[:, nonzero[0] : nonzero[-1] + 1]
     return check_signal(Record(x, CODE15_FS, STANDARD_LEADS))
 
@@ -93,13 +94,13 @@ def _parts(path: Path, wanted: Sequence[int] | None) -> list[Path]:
     if wanted is not None:
         absent = sorted(set(wanted) - set(found))
         if absent:
-            raise FileNotFoundError(
+            raise DataNotFoundError(
                 f"code15: parts {absent} not found under {path} (present: {sorted(found)}); "
                 f"download exams_part<k>.hdf5 from {CODE15_URL}"
             )
         found = {k: v for k, v in found.items() if k in set(wanted)}
     if not found:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"code15: no exams_part<k>.hdf5 under {path}; download the parts (and exams.csv) "
             f"from {CODE15_URL} and unzip them there"
         )
@@ -110,10 +111,10 @@ def _exam_ids(part: Path) -> np.ndarray:
     """The part's ``exam_id`` array, checked against its ``tracings``."""
     with _h5py().File(part, "r") as f:
         if "tracings" not in f or "exam_id" not in f:
-            raise ValueError(f"has datasets {sorted(f)}, expected 'tracings' and 'exam_id'")
+            raise InvalidValueError(f"has datasets {sorted(f)}, expected 'tracings' and 'exam_id'")
         shape, ids = f["tracings"].shape, np.asarray(f["exam_id"][:])
     if len(shape) != 3 or shape[2] != len(CODE15_LEADS) or shape[0] != len(ids):
-        raise ValueError(f"tracings {shape} do not match (N={len(ids)}, samples, 12)")
+        raise InvalidValueError(f"tracings {shape} do not match (N={len(ids)}, samples, 12)")
     return ids
 
 
@@ -172,7 +173,7 @@ def load_code15(
     """
     _h5py()
     if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
-        raise ValueError(f"max_records must be a positive number of records, got {max_records!r}")  # fmt: skip
+        raise InvalidValueError(f"max_records must be a positive number of records, got {max_records!r}")  # fmt: skip
     path = require_root(root, "code15", ("exams.csv",), CODE15_URL)
     config = PreprocessConfig(fs=fs, leads=None if leads is None else tuple(leads), window=window,
                               crop=crop, bandpass=bandpass, standardize=standardize,
@@ -182,7 +183,7 @@ def load_code15(
         need = ["exam_id", "patient_id", *CODE15_CLASSES]
         absent = [c for c in need if c not in (reader.fieldnames or [])]
         if absent:
-            raise ValueError(f"{path / 'exams.csv'} lacks column(s) {absent}; expected the official exams.csv from {CODE15_URL}")  # fmt: skip
+            raise InvalidValueError(f"{path / 'exams.csv'} lacks column(s) {absent}; expected the official exams.csv from {CODE15_URL}")  # fmt: skip
         exams = {_id(r["exam_id"]): r for r in reader}
     files = _parts(path, parts)
     sources: list[SourceRecord] = []
@@ -202,7 +203,7 @@ def load_code15(
     if skipped_parts:
         _warn(f"code15: unreadable part(s) skipped: {skipped_parts}", UserWarning)
     if not sources:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"code15: none of the exams of exams.csv is in the parts read ({[p.name for p in files]}"
             f", unreadable: {sorted(skipped_parts)}) under {path}; download them from {CODE15_URL}"
         )

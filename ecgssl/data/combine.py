@@ -13,6 +13,7 @@ import numpy as np
 
 from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.preprocess import canonical_lead, fix_length, resample
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.registry import DATASETS
 
 __all__ = ["combine_datasets", "load_combined"]
@@ -27,7 +28,7 @@ def _common_leads(datasets: Sequence[ECGDataset]) -> tuple[str, ...]:
     others = [{canonical_lead(n).lower() for n in d.leads} for d in datasets[1:]]
     common = tuple(n for n in first if all(n.lower() in o for o in others))
     if not common:
-        raise ValueError(
+        raise InvalidValueError(
             "the datasets share no lead: "
             + "; ".join(f"{d.name}: {list(d.leads)}" for d in datasets)
         )
@@ -39,7 +40,7 @@ def _pick_leads(ds: ECGDataset, leads: Sequence[str]) -> np.ndarray:
     rows = [index.get(canonical_lead(n).lower(), -1) for n in leads]
     absent = [n for n, r in zip(leads, rows) if r < 0]
     if absent:
-        raise ValueError(
+        raise InvalidValueError(
             f"dataset {ds.name!r} lacks lead(s) {absent} (it has {list(ds.leads)}); choose "
             "leads= from the leads every dataset has"
         )
@@ -49,9 +50,9 @@ def _pick_leads(ds: ECGDataset, leads: Sequence[str]) -> np.ndarray:
 def _unique_names(datasets: Sequence[ECGDataset], names: Sequence[str] | None) -> list[str]:
     if names is not None:
         if len(names) != len(datasets):
-            raise ValueError(f"{len(names)} names for {len(datasets)} datasets")
+            raise InvalidValueError(f"{len(names)} names for {len(datasets)} datasets")
         if len(set(names)) != len(names):
-            raise ValueError(f"names must be distinct, got {list(names)}")
+            raise InvalidValueError(f"names must be distinct, got {list(names)}")
         return [str(n) for n in names]
     out: list[str] = []
     for d in datasets:
@@ -111,24 +112,24 @@ def combine_datasets(
             without ``fs``/``window``, a lead a source lacks, or no record left.
     """
     if not datasets:
-        raise ValueError("combine_datasets needs at least one dataset")
+        raise InvalidValueError("combine_datasets needs at least one dataset")
     for d in datasets:
         if not isinstance(d, ECGDataset):
-            raise TypeError(f"combine_datasets takes ECGDatasets, got {type(d).__name__}")
+            raise InvalidTypeError(f"combine_datasets takes ECGDatasets, got {type(d).__name__}")
     wanted = [splits] if isinstance(splits, str) else list(splits)
     if not wanted or any(s not in SPLITS for s in wanted):
-        raise ValueError(f"splits must name some of {SPLITS}, got {splits!r}")
+        raise InvalidValueError(f"splits must name some of {SPLITS}, got {splits!r}")
     if crop not in ("start", "center"):
-        raise ValueError(f"crop must be 'start' or 'center', got {crop!r}")
+        raise InvalidValueError(f"crop must be 'start' or 'center', got {crop!r}")
     rates = sorted({float(d.fs) for d in datasets})
     if fs is None:
         if len(rates) > 1:
-            raise ValueError(f"the datasets are sampled at {rates} Hz: pass fs= to resample them to one rate")  # fmt: skip
+            raise InvalidValueError(f"the datasets are sampled at {rates} Hz: pass fs= to resample them to one rate")  # fmt: skip
         fs = rates[0]
     if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
-        raise ValueError(f"fs must be a positive number of Hz, got {fs!r}")
+        raise InvalidValueError(f"fs must be a positive number of Hz, got {fs!r}")
     if window is not None and not (isinstance(window, (int, float)) and window > 0):
-        raise ValueError(f"window must be a positive duration in seconds, got {window!r}")
+        raise InvalidValueError(f"window must be a positive duration in seconds, got {window!r}")
     out_leads = (
         tuple(canonical_lead(n) for n in leads) if leads is not None else _common_leads(datasets)
     )
@@ -162,10 +163,10 @@ def combine_datasets(
                         "info": {k: v for k, v in d.info.items()
                                  if isinstance(v, (str, int, float, bool, list, dict))}})  # fmt: skip
     if not parts:
-        raise ValueError(f"no dataset has records in splits {wanted}")
+        raise InvalidValueError(f"no dataset has records in splits {wanted}")
     lengths = sorted({p[0].shape[-1] for p in parts})
     if len(lengths) > 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"records have {lengths} samples at {fs:g} Hz after resampling: pass window= "
             "(seconds) to crop/pad every record to one length"
         )
@@ -215,7 +216,7 @@ def load_combined(
         progress: Passed to the loaders that take it (unless a spec sets it).
     """
     if isinstance(datasets, (str, Mapping)) or not datasets:
-        raise ValueError(
+        raise InvalidValueError(
             "combined needs datasets=[spec, spec, ...], e.g. [{'name': 'npz', 'root': ...}, "
             "{'name': 'hce', 'root': ...}]"
         )
@@ -232,7 +233,9 @@ def load_combined(
             else None
         )
         if not isinstance(name, str):
-            raise ValueError(f"each dataset must be a name or a {{'name': ...}} spec, got {spec!r}")
+            raise InvalidValueError(
+                f"each dataset must be a name or a {{'name': ...}} spec, got {spec!r}"
+            )
         extra = {}
         if "progress" in inspect.signature(DATASETS.get(name)).parameters:
             extra["progress"] = progress

@@ -26,6 +26,7 @@ from ecgssl.data.physionet import load_physionet2021
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import header_fields, read_cpsc2018_mat
 from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.errors import InvalidTypeError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -90,7 +91,7 @@ def load_cpsc2018(
     split_method = kwargs.pop("split_method", "hash")
     unknown = set(kwargs) - {"crop", "bandpass", "standardize", "missing_leads", *store_keys}
     if unknown:
-        raise TypeError(f"unexpected argument(s) {sorted(unknown)} for the original CPSC 2018 layout")  # fmt: skip
+        raise InvalidTypeError(f"unexpected argument(s) {sorted(unknown)} for the original CPSC 2018 layout")  # fmt: skip
     config = PreprocessConfig(
         fs=fs, leads=None if leads is None else tuple(leads), window=window,
         **{k: v for k, v in kwargs.items() if k not in store_keys},

@@ -24,6 +24,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import Record
 from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -59,12 +60,12 @@ def _read_counts(path: str) -> np.ndarray:
     """(12, time) float64 with each channel's median (its DC offset) subtracted."""
     a = np.load(path, allow_pickle=False)
     if a.ndim != 2 or a.shape[1] != len(HCE_COLUMNS):
-        raise ValueError(f"expected an array (time, 12) in HCE column order, got {a.shape}")
+        raise InvalidValueError(f"expected an array (time, 12) in HCE column order, got {a.shape}")
     if not np.issubdtype(a.dtype, np.number):
-        raise ValueError(f"expected numeric ADC counts, got dtype {a.dtype}")
+        raise InvalidValueError(f"expected numeric ADC counts, got dtype {a.dtype}")
     x = a.T.astype(np.float64)
     if not np.isfinite(x).all():
-        raise ValueError("holds NaN or Inf samples")
+        raise InvalidValueError("holds NaN or Inf samples")
     return x - np.median(x, axis=1, keepdims=True)
 
 
@@ -130,9 +131,9 @@ def load_hce(
         ValueError: an unknown option.
     """
     if preprocess not in HCE_PREPROCESS:
-        raise ValueError(f"preprocess must be one of {HCE_PREPROCESS}, got {preprocess!r}")
+        raise InvalidValueError(f"preprocess must be one of {HCE_PREPROCESS}, got {preprocess!r}")
     if split_method not in HCE_SPLITS:
-        raise ValueError(f"split_method must be one of {HCE_SPLITS}, got {split_method!r}")
+        raise InvalidValueError(f"split_method must be one of {HCE_SPLITS}, got {split_method!r}")
     if standardize is None:
         standardize = "record" if preprocess == "ptbxl" else "none"
     path = require_root(root, "hce", ("HCE_processed",), HCE_URL)
@@ -142,7 +143,7 @@ def load_hce(
     matches = sorted((m for m in map(_NAME.match, (p.name for p in folder.iterdir())) if m),
                      key=lambda m: (m["subject"], m["posture"], int(m["k"])))  # fmt: skip
     if not matches:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"no HCE files (<subject>_<lie|sit|stand>_<k>.npy) in {str(folder)!r}"
         )
     sources = [SourceRecord(m.string[:-4], str(folder / m.string), (str(folder / m.string),))

@@ -18,6 +18,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import read_wfdb
 from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -79,7 +80,7 @@ def load_ludb(
         cache, strict, n_jobs, progress: See :func:`ecgssl.data.store.load_signals`.
     """
     if task not in LUDB_TASKS:
-        raise ValueError(f"task must be one of {LUDB_TASKS}, got {task!r}")
+        raise InvalidValueError(f"task must be one of {LUDB_TASKS}, got {task!r}")
     path = require_root(root, "ludb", ("ludb.csv", "data"), LUDB_URL)
     config = PreprocessConfig(fs=fs, leads=None if leads is None else tuple(leads), window=window,
                               crop=crop, bandpass=bandpass, standardize=standardize,

@@ -24,6 +24,7 @@ from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.quality import check_signal, flat_lead_filter
 from ecgssl.data.records import Record, read_wfdb
 from ecgssl.data.store import SourceRecord, _warn, load_signals
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -50,7 +51,7 @@ def read_reports(path: str | Path, studies: Iterable[str] | None = None) -> dict
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if "study_id" not in (reader.fieldnames or []):
-            raise ValueError(f"{path} has no study_id column (columns: {reader.fieldnames})")
+            raise InvalidValueError(f"{path} has no study_id column (columns: {reader.fieldnames})")
         for row in reader:
             sid = row["study_id"].strip()
             if wanted is None or sid in wanted:
@@ -64,7 +65,7 @@ def _record_list(path: Path, max_records: int | None, subjects: set[str] | None)
         reader = csv.DictReader(f)
         absent = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
         if absent:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{path} lacks column(s) {absent}; expected the official record_list.csv "
                 f"(subject_id, study_id, file_name, ecg_time, path) from {MIMIC_IV_ECG_URL}"
             )
@@ -129,9 +130,9 @@ def load_mimic_iv_ecg(
         ``report`` and ``flat_leads``.
     """
     if split_method not in _SPLITS:
-        raise ValueError(f"split_method must be one of {_SPLITS}, got {split_method!r}")
+        raise InvalidValueError(f"split_method must be one of {_SPLITS}, got {split_method!r}")
     if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
-        raise ValueError(f"max_records must be a positive number of records, got {max_records!r}")  # fmt: skip
+        raise InvalidValueError(f"max_records must be a positive number of records, got {max_records!r}")  # fmt: skip
     path = require_root(root, "mimic_iv_ecg", ("record_list.csv",), MIMIC_IV_ECG_URL)
     config = PreprocessConfig(fs=fs, leads=None if leads is None else tuple(leads), window=window,
                               crop=crop, bandpass=bandpass, standardize=standardize,
@@ -139,7 +140,7 @@ def load_mimic_iv_ecg(
     subjects = None if subject_ids is None else {str(s).strip() for s in subject_ids}
     rows = _record_list(path / "record_list.csv", max_records, subjects)
     if not rows:
-        raise ValueError(f"record_list.csv under {path} lists no record of subjects {sorted(subjects or [])[:10]}")  # fmt: skip
+        raise InvalidValueError(f"record_list.csv under {path} lists no record of subjects {sorted(subjects or [])[:10]}")  # fmt: skip
     by_study = {r["study_id"]: r for r in rows}
     sources = []
     for sid, r in by_study.items():

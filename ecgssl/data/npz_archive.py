@@ -23,6 +23,7 @@ from ecgssl.data.preprocess import (
     standardize_records,
     standardize_with_train_stats,
 )
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 from ecgssl.registry import DATASETS
 
 __all__ = ["NPZ_KEYS", "SIGNAL_LAYOUTS", "load_npz_archive"]
@@ -38,14 +39,14 @@ SIGNAL_LAYOUTS = ("auto", "records_leads_time", "records_time_leads")
 
 def _read(path: Path) -> dict[str, np.ndarray]:
     if path.is_dir() or path.suffix.lower() != ".npz":
-        raise ValueError(f"npz root must be the path of a .npz file, got {str(path)!r}")
+        raise InvalidValueError(f"npz root must be the path of a .npz file, got {str(path)!r}")
     if not path.is_file():
-        raise FileNotFoundError(f"npz archive {str(path)!r} does not exist")
+        raise DataNotFoundError(f"npz archive {str(path)!r} does not exist")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as e:  # zip errors, pickled object arrays...
-        raise ValueError(f"npz archive {str(path)!r} is unreadable: {e}") from e
+        raise InvalidValueError(f"npz archive {str(path)!r} is unreadable: {e}") from e
 
 
 def _key(
@@ -68,7 +69,7 @@ def _key(
 def _orient(x: np.ndarray, n_leads: int, layout: str, key: str) -> np.ndarray:
     """(records, leads, time) from (records, leads, time) or (records, time, leads)."""
     if x.ndim != 3:
-        raise ValueError(
+        raise InvalidValueError(
             f"signals {key!r} must be 3-D, (records, leads, time) or (records, time, leads), "
             f"got shape {x.shape}"
         )
@@ -79,20 +80,20 @@ def _orient(x: np.ndarray, n_leads: int, layout: str, key: str) -> np.ndarray:
     else:
         a, b = x.shape[1] == n_leads, x.shape[2] == n_leads
         if a and b:
-            raise ValueError(
+            raise InvalidValueError(
                 f"signals {key!r} of shape {x.shape} is ambiguous: both axes 1 and 2 have "
                 f"{n_leads} entries; pass signal_layout='records_leads_time' or "
                 "'records_time_leads'"
             )
         if not (a or b):
-            raise ValueError(
+            raise InvalidValueError(
                 f"signals {key!r} of shape {x.shape} has no axis of {n_leads} leads (the "
                 "number of lead names); expected (records, leads, time) or (records, time, leads)"
             )
         transpose = b
     out = np.swapaxes(x, 1, 2) if transpose else x
     if out.shape[1] != n_leads:
-        raise ValueError(
+        raise InvalidValueError(
             f"signals {key!r} has {out.shape[1]} leads in layout {layout!r} but {n_leads} lead "
             "names were given"
         )
@@ -104,10 +105,10 @@ def _labels(
 ) -> tuple[np.ndarray, tuple[str, ...], bool]:
     """Multi-hot float32 labels (records, classes), class names, and whether multi-label."""
     if y.shape[0] != n:
-        raise ValueError(f"labels {key!r} has {y.shape[0]} rows for {n} records")
+        raise InvalidValueError(f"labels {key!r} has {y.shape[0]} rows for {n} records")
     if y.ndim == 1:
         if not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-            raise ValueError(
+            raise InvalidValueError(
                 f"labels {key!r} is 1-D, so it must hold non-negative integer class indices, "
                 f"got dtype {y.dtype}"
             )
@@ -115,19 +116,21 @@ def _labels(
         out, multilabel = np.eye(k, dtype=np.float32)[y], False
     elif y.ndim == 2:
         if not np.isin(y, (0, 1)).all():
-            raise ValueError(
+            raise InvalidValueError(
                 f"labels {key!r} is 2-D, so it must be a multi-hot matrix of 0s and 1s"
             )
         out, multilabel = y.astype(np.float32), True
     else:
-        raise ValueError(
+        raise InvalidValueError(
             f"labels {key!r} must be 1-D class indices or 2-D multi-hot, got {y.shape}"
         )
     names = tuple(str(c) for c in classes) if classes is not None else tuple(
         f"class{i}" for i in range(out.shape[1])
     )  # fmt: skip
     if len(names) != out.shape[1]:
-        raise ValueError(f"{len(names)} class names for {out.shape[1]} label columns ({key!r})")
+        raise InvalidValueError(
+            f"{len(names)} class names for {out.shape[1]} label columns ({key!r})"
+        )
     return out, names, multilabel
 
 
@@ -139,7 +142,7 @@ def _fold_split(
     present = sorted(int(f) for f in np.unique(folds))
     if all(v is None for v in mapping.values()):
         if len(present) < 3:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the archive has only folds {present}: pass train_folds/val_folds/test_folds "
                 "(or split_key) to say which records go where"
             )
@@ -150,11 +153,13 @@ def _fold_split(
         for s, fs in chosen.items():
             for f in fs:
                 if f in seen:
-                    raise ValueError(f"fold {f} is listed in both {seen[f]}_folds and {s}_folds")
+                    raise InvalidValueError(
+                        f"fold {f} is listed in both {seen[f]}_folds and {s}_folds"
+                    )
                 seen[f] = s
         absent = sorted(set(seen) - set(present))
         if absent:
-            raise ValueError(f"folds {absent} are not in the archive (its folds: {present})")
+            raise InvalidValueError(f"folds {absent} are not in the archive (its folds: {present})")
     split = np.full(len(folds), "", dtype=object)
     for s, fs in chosen.items():
         split[np.isin(folds, fs)] = s
@@ -228,14 +233,20 @@ def load_npz_archive(
         FileNotFoundError: the file does not exist.
     """
     if root is None:
-        raise ValueError("dataset 'npz' is read from disk: pass root= (the path of the .npz file)")
+        raise InvalidValueError(
+            "dataset 'npz' is read from disk: pass root= (the path of the .npz file)"
+        )
     if signal_layout not in SIGNAL_LAYOUTS:
-        raise ValueError(f"signal_layout must be one of {SIGNAL_LAYOUTS}, got {signal_layout!r}")
+        raise InvalidValueError(
+            f"signal_layout must be one of {SIGNAL_LAYOUTS}, got {signal_layout!r}"
+        )
     if standardize not in STANDARDIZE:
-        raise ValueError(f"standardize must be one of {STANDARDIZE}, got {standardize!r}")
+        raise InvalidValueError(f"standardize must be one of {STANDARDIZE}, got {standardize!r}")
     folds_given = any(v is not None for v in (train_folds, val_folds, test_folds))
     if split_key is not None and folds_given:
-        raise ValueError("pass either split_key or train_folds/val_folds/test_folds, not both")
+        raise InvalidValueError(
+            "pass either split_key or train_folds/val_folds/test_folds, not both"
+        )
     path = Path(root).expanduser()
     arrays = _read(path)
     if signals_key not in arrays:
@@ -245,28 +256,28 @@ def load_npz_archive(
         )
     raw = arrays[signals_key]
     if not np.issubdtype(raw.dtype, np.number):
-        raise ValueError(f"signals {signals_key!r} must be numeric, got dtype {raw.dtype}")
+        raise InvalidValueError(f"signals {signals_key!r} must be numeric, got dtype {raw.dtype}")
 
     fs_arr = _key(arrays, "fs", fs_key, path)
     if fs_arr is not None:
         if fs_arr.size != 1:
-            raise ValueError(f"fs {fs_key!r} must be one number, got shape {fs_arr.shape}")
+            raise InvalidValueError(f"fs {fs_key!r} must be one number, got shape {fs_arr.shape}")
         stored_fs = float(fs_arr.reshape(()))
         if fs is not None and not math.isclose(float(fs), stored_fs):
-            raise ValueError(
+            raise InvalidValueError(
                 f"fs={fs} disagrees with the archive's {fs_key!r} = {stored_fs:g} Hz; the "
                 "signals are not resampled here (combine_datasets(..., fs=) resamples)"
             )
         fs = stored_fs
     if fs is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"npz archive {str(path)!r} has no sampling-rate array {fs_key!r}: pass fs= (Hz)"
         )
     if not (math.isfinite(float(fs)) and float(fs) > 0):
-        raise ValueError(f"fs must be a positive number of Hz, got {fs!r}")
+        raise InvalidValueError(f"fs must be a positive number of Hz, got {fs!r}")
     leads_arr = _key(arrays, "leads", leads_key, path)
     if leads is None and leads_arr is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"npz archive {str(path)!r} has no lead-name array {leads_key!r}: pass leads= "
             "(e.g. ecgssl.validation.STANDARD_LEADS)"
         )
@@ -274,13 +285,13 @@ def load_npz_archive(
     if leads is not None and leads_arr is not None:
         stored = tuple(canonical_lead(str(n)) for n in leads_arr)
         if stored != names:
-            raise ValueError(f"leads={list(names)} disagrees with the archive's {leads_key!r} = {list(stored)}")  # fmt: skip
+            raise InvalidValueError(f"leads={list(names)} disagrees with the archive's {leads_key!r} = {list(stored)}")  # fmt: skip
 
     x = _orient(raw, len(names), signal_layout, signals_key).astype(np.float32, copy=False)
     n = x.shape[0]
     bad = ~np.isfinite(x).all(axis=(1, 2))
     if bad.any():
-        raise ValueError(
+        raise InvalidValueError(
             f"signals {signals_key!r}: {int(bad.sum())} of {n} records contain NaN or Inf "
             f"(first: {np.flatnonzero(bad)[:5].tolist()})"
         )
@@ -288,7 +299,9 @@ def load_npz_archive(
     def per_record(what: str, key: str | None) -> np.ndarray | None:
         a = _key(arrays, what, key, path)
         if a is not None and (a.ndim != 1 or len(a) != n):
-            raise ValueError(f"{what} {key!r} must have one entry per record ({n},), got {a.shape}")
+            raise InvalidValueError(
+                f"{what} {key!r} must have one entry per record ({n},), got {a.shape}"
+            )
         return a
 
     pids_raw, rids_raw = (
@@ -319,18 +332,20 @@ def load_npz_archive(
         split_arr = split_arr.astype(str)
         unknown = sorted(set(np.unique(split_arr).tolist()) - set(SPLITS))
         if unknown:
-            raise ValueError(f"split {split_key!r} holds {unknown}; expected only {SPLITS}")
+            raise InvalidValueError(f"split {split_key!r} holds {unknown}; expected only {SPLITS}")
         info["split"] = f"from array {split_key!r}"
     else:
         folds = per_record("folds", folds_key)
         if folds is None and folds_given:
-            raise ValueError(
+            raise InvalidValueError(
                 f"train_folds/val_folds/test_folds need a fold array, and the archive has no "
                 f"{folds_key!r}; pass folds_key="
             )
         if folds is not None:
             if not np.issubdtype(folds.dtype, np.integer):
-                raise ValueError(f"folds {folds_key!r} must be integers, got dtype {folds.dtype}")
+                raise InvalidValueError(
+                    f"folds {folds_key!r} must be integers, got dtype {folds.dtype}"
+                )
             split_arr, chosen = _fold_split(
                 folds, {"train": train_folds, "val": val_folds, "test": test_folds}
             )
@@ -343,7 +358,9 @@ def load_npz_archive(
             )
     keep = split_arr != ""
     if not keep.any():
-        raise ValueError("no record is in a listed fold: check train_folds/val_folds/test_folds")
+        raise InvalidValueError(
+            "no record is in a listed fold: check train_folds/val_folds/test_folds"
+        )
     if not keep.all():
         info["dropped_records"] = int((~keep).sum())
         x, split_arr, rids = x[keep], split_arr[keep], rids[keep]

@@ -33,6 +33,7 @@ from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.quality import flat_leads_of, summarize_skipped
 from ecgssl.data.records import header_fields, parse_dx_codes
 from ecgssl.data.store import SourceRecord, _warn, load_signals
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -169,7 +170,7 @@ def load_physionet2021(
         wanted = {source} if isinstance(source, str) else set(source)
         unknown = wanted - set(PHYSIONET2021_SOURCES)
         if unknown:
-            raise ValueError(
+            raise InvalidValueError(
                 f"unknown source(s) {sorted(unknown)}; choose from {sorted(PHYSIONET2021_SOURCES)}"
             )
     path = require_root(root, name, (), PHYSIONET2021_URL)
@@ -179,7 +180,7 @@ def load_physionet2021(
     sources = _records(path, wanted)
     if not sources:
         which = f" of source {sorted(wanted)}" if wanted else ""
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"no WFDB records{which} (*.hea + *.mat) under {path}; download the challenge "
             f"data from {PHYSIONET2021_URL}"
         )

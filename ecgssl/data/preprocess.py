@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.validation import STANDARD_LEADS
 
 __all__ = [
@@ -44,7 +45,7 @@ _CANONICAL = {name.lower(): name for name in STANDARD_LEADS}
 _FILTER_ORDER = 3
 
 
-class MissingLeadsError(ValueError):
+class MissingLeadsError(InvalidValueError):
     """A requested lead is absent from a record (and ``missing_leads="raise"``)."""
 
 
@@ -91,17 +92,21 @@ class PreprocessConfig:
             or not math.isfinite(self.fs)
             or self.fs <= 0
         ):
-            raise ValueError(f"fs must be a positive sampling rate in Hz or None, got {self.fs!r}")
+            raise InvalidValueError(
+                f"fs must be a positive sampling rate in Hz or None, got {self.fs!r}"
+            )
         if self.leads is not None:
             if isinstance(self.leads, str) or not isinstance(self.leads, Sequence):
-                raise ValueError(f"leads must be a sequence of lead names, got {self.leads!r}")
+                raise InvalidValueError(
+                    f"leads must be a sequence of lead names, got {self.leads!r}"
+                )
             leads = tuple(canonical_lead(n) for n in self.leads)
             if not leads:
-                raise ValueError("leads must name at least one lead")
+                raise InvalidValueError("leads must name at least one lead")
             lower = [n.lower() for n in leads]
             dup = sorted({n for n in leads if lower.count(n.lower()) > 1})
             if dup:
-                raise ValueError(f"leads names {dup} more than once")
+                raise InvalidValueError(f"leads names {dup} more than once")
             object.__setattr__(self, "leads", leads)
         if self.window is not None and (
             isinstance(self.window, bool)
@@ -109,28 +114,30 @@ class PreprocessConfig:
             or not math.isfinite(self.window)
             or self.window <= 0
         ):
-            raise ValueError(f"window must be a positive duration in seconds or None, got {self.window!r}")  # fmt: skip
+            raise InvalidValueError(f"window must be a positive duration in seconds or None, got {self.window!r}")  # fmt: skip
         if self.crop not in CROPS:
-            raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
+            raise InvalidValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
         if self.standardize not in STANDARDIZE:
-            raise ValueError(f"standardize must be one of {STANDARDIZE}, got {self.standardize!r}")
+            raise InvalidValueError(
+                f"standardize must be one of {STANDARDIZE}, got {self.standardize!r}"
+            )
         if self.missing_leads not in MISSING_LEADS:
-            raise ValueError(
+            raise InvalidValueError(
                 f"missing_leads must be one of {MISSING_LEADS}, got {self.missing_leads!r}"
             )
         if self.bandpass is not None:
             if len(self.bandpass) != 2:
-                raise ValueError(f"bandpass must be a (low, high) pair in Hz, got {self.bandpass!r}")  # fmt: skip
+                raise InvalidValueError(f"bandpass must be a (low, high) pair in Hz, got {self.bandpass!r}")  # fmt: skip
             low, high = self.bandpass
             if low is None and high is None:
-                raise ValueError("bandpass needs a low or a high cut-off (or bandpass=None)")
+                raise InvalidValueError("bandpass needs a low or a high cut-off (or bandpass=None)")
             for v in (low, high):
                 if v is not None and not (isinstance(v, (int, float)) and 0 < v < math.inf):
-                    raise ValueError(f"bandpass cut-offs must be positive Hz, got {self.bandpass!r}")  # fmt: skip
+                    raise InvalidValueError(f"bandpass cut-offs must be positive Hz, got {self.bandpass!r}")  # fmt: skip
             if low is not None and high is not None and low >= high:
-                raise ValueError(f"bandpass low must be below high, got {self.bandpass!r}")
+                raise InvalidValueError(f"bandpass low must be below high, got {self.bandpass!r}")
             if self.fs is not None and high is not None and high >= self.fs / 2:
-                raise ValueError(
+                raise InvalidValueError(
                     f"bandpass high cut-off {high} Hz must be below the Nyquist frequency "
                     f"{self.fs / 2:g} Hz of fs={self.fs:g}"
                 )
@@ -191,7 +198,9 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
 def bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
     """Zero-phase Butterworth (order 3) band-, high- or low-pass of (..., time) at ``fs`` Hz."""
     if high is not None and high >= fs / 2:
-        raise ValueError(f"bandpass high cut-off {high} Hz is not below Nyquist ({fs / 2:g} Hz)")
+        raise InvalidValueError(
+            f"bandpass high cut-off {high} Hz is not below Nyquist ({fs / 2:g} Hz)"
+        )
     if low is not None and high is not None:
         sos = butter(_FILTER_ORDER, [low, high], btype="bandpass", fs=fs, output="sos")
     elif low is not None:
@@ -233,7 +242,7 @@ def standardize_with_train_stats(
         ValueError: no record is in the train split.
     """
     if not np.any(train):
-        raise ValueError("standardize='train' needs records in the train split, found none")
+        raise InvalidValueError("standardize='train' needs records in the train split, found none")
     tr = np.asarray(signals[np.asarray(train, dtype=bool)], dtype=np.float64)
     mean = tr.mean(axis=(0, 2))
     std = np.maximum(tr.std(axis=(0, 2)), eps)

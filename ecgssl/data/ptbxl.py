@@ -22,6 +22,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import parse_scp_codes, read_wfdb
 from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -34,7 +35,7 @@ PTBXL_TASKS = ("all", "diagnostic", "subdiagnostic", "superdiagnostic", "form", 
 def fold_to_split(fold: int) -> str:
     """The benchmark split of a ``strat_fold``: 1–8 train, 9 val, 10 test."""
     if not 1 <= fold <= 10:
-        raise ValueError(f"strat_fold must be in 1..10, got {fold}")
+        raise InvalidValueError(f"strat_fold must be in 1..10, got {fold}")
     return "test" if fold == 10 else "val" if fold == 9 else "train"
 
 
@@ -49,7 +50,7 @@ def ptbxl_labels(
         task: One of :data:`PTBXL_TASKS`.
     """
     if task not in PTBXL_TASKS:
-        raise ValueError(f"task must be one of {PTBXL_TASKS}, got {task!r}")
+        raise InvalidValueError(f"task must be one of {PTBXL_TASKS}, got {task!r}")
 
     def flag(code: str, column: str) -> bool:
         return code in statements and statements[code].get(column, "").strip() in ("1", "1.0")
@@ -119,11 +120,11 @@ def load_ptbxl(
         ``age`` and ``sex``.
     """
     if task not in PTBXL_TASKS:
-        raise ValueError(f"task must be one of {PTBXL_TASKS}, got {task!r}")
+        raise InvalidValueError(f"task must be one of {PTBXL_TASKS}, got {task!r}")
     if resolution is None:
         resolution = "lr" if fs is not None and fs <= 100 else "hr"
     if resolution not in ("lr", "hr"):
-        raise ValueError(f"resolution must be 'lr', 'hr' or None, got {resolution!r}")
+        raise InvalidValueError(f"resolution must be 'lr', 'hr' or None, got {resolution!r}")
     path = require_root(root, "ptbxl", ("ptbxl_database.csv", "scp_statements.csv"), PTBXL_URL)
     config = PreprocessConfig(fs=fs, leads=None if leads is None else tuple(leads), window=window,
                               crop=crop, bandpass=bandpass, standardize=standardize,
@@ -139,7 +140,7 @@ def load_ptbxl(
         stored = load_signals(f"ptbxl-{resolution}", sources, read_wfdb, config, cache=cache,
                               strict=strict, n_jobs=n_jobs, progress=progress)  # fmt: skip
     except FileNotFoundError as e:
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{e}. ptbxl_database.csv lists {len(rows)} records but none of their "
             f"records{'100' if resolution == 'lr' else '500'}/ files is under {path}; "
             f"download the records from {PTBXL_URL}"

@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from ecgssl.data.records import Record, header_fields
+from ecgssl.errors import InvalidValueError
 
 __all__ = [
     "AMPLITUDE_RANGE_MV",
@@ -66,13 +67,13 @@ def check_signal(rec: Record) -> Record:
     """
     bad = int((~np.isfinite(rec.signal)).sum())
     if bad:
-        raise ValueError(f"{bad} NaN/Inf samples")
+        raise InvalidValueError(f"{bad} NaN/Inf samples")
     if not np.ptp(rec.signal, axis=-1).any():
-        raise ValueError("no signal: every lead is constant")
+        raise InvalidValueError("no signal: every lead is constant")
     amp = amplitude_mv(rec.signal)
     low, high = AMPLITUDE_RANGE_MV
     if not low <= amp <= high:
-        raise ValueError(
+        raise InvalidValueError(
             f"implausible amplitude: typical peak {amp:.3g} mV, expected {low:g}-{high:g} mV "
             "(does the header's gain or unit disagree with the data?)"
         )
@@ -97,7 +98,7 @@ def flat_lead_filter(
         boolean mask of records to keep, and ``{record id: reason}`` of those dropped.
     """
     if policy not in FLAT_LEADS:
-        raise ValueError(f"flat_leads must be one of {FLAT_LEADS}, got {policy!r}")
+        raise InvalidValueError(f"flat_leads must be one of {FLAT_LEADS}, got {policy!r}")
     flat = flat_leads_of(comments)
     keep = np.ones(len(flat), dtype=bool) if policy == "keep" else flat == ""
     skipped = {str(r): f"flat lead(s) {f}" for r, f, k in zip(record_ids, flat, keep) if not k}

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = [
     "CPSC2018_LEADS",
     "Record",
@@ -60,13 +62,13 @@ def read_wfdb(path: str) -> Record:
 
     rec = wfdb.rdrecord(path, physical=True)
     if rec.p_signal is None or rec.p_signal.size == 0:
-        raise ValueError("the record holds no samples")
+        raise InvalidValueError("the record holds no samples")
     x = np.asarray(rec.p_signal, dtype=np.float64).T
     scale = np.ones((x.shape[0], 1))
     for i, unit in enumerate(rec.units or []):
         key = (unit or "mV").strip().lower()
         if key not in _UNIT_TO_MV:
-            raise ValueError(f"unknown unit {unit!r} of signal {rec.sig_name[i]!r}")
+            raise InvalidValueError(f"unknown unit {unit!r} of signal {rec.sig_name[i]!r}")
         scale[i] = _UNIT_TO_MV[key]
     return _checked(Record(x * scale, float(rec.fs), tuple(rec.sig_name), tuple(rec.comments)))
 
@@ -78,11 +80,11 @@ def read_cpsc2018_mat(path: str) -> Record:
 
     mat = loadmat(path)
     if "ECG" not in mat:
-        raise ValueError(f"no struct 'ECG' in the file (keys: {sorted(mat)})")
+        raise InvalidValueError(f"no struct 'ECG' in the file (keys: {sorted(mat)})")
     ecg = mat["ECG"][0, 0]
     x = np.asarray(ecg["data"], dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != 12:
-        raise ValueError(f"ECG.data must be shaped (12, samples), got {x.shape}")
+        raise InvalidValueError(f"ECG.data must be shaped (12, samples), got {x.shape}")
     comments = [f"Age: {_scalar(ecg['age'])}", f"Sex: {_scalar(ecg['sex'])}"]
     return _checked(Record(x, 500.0, CPSC2018_LEADS, tuple(comments)))
 
@@ -110,7 +112,9 @@ def parse_scp_codes(text: str, record: str = "record") -> dict[str, float]:
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
-        raise ValueError(f"{record}: scp_codes {text[:80]!r} is not a Python dict literal") from e
+        raise InvalidValueError(
+            f"{record}: scp_codes {text[:80]!r} is not a Python dict literal"
+        ) from e
     if not isinstance(value, dict) or not all(
         isinstance(k, str)
         and isinstance(v, (int, float))
@@ -118,7 +122,7 @@ def parse_scp_codes(text: str, record: str = "record") -> dict[str, float]:
         and math.isfinite(v)
         for k, v in value.items()
     ):
-        raise ValueError(
+        raise InvalidValueError(
             f"{record}: scp_codes must map statement codes to finite likelihoods, got {text[:80]!r}"
         )
     return {k.strip(): float(v) for k, v in value.items()}
@@ -145,9 +149,9 @@ def _scalar(value: np.ndarray) -> str:
 def _checked(rec: Record) -> Record:
     bad = int((~np.isfinite(rec.signal)).sum())
     if bad:
-        raise ValueError(f"{bad} NaN/Inf samples")
+        raise InvalidValueError(f"{bad} NaN/Inf samples")
     if rec.signal.shape[1] == 0:
-        raise ValueError("the record holds no samples")
+        raise InvalidValueError("the record holds no samples")
     if not rec.fs > 0:
-        raise ValueError(f"sampling rate {rec.fs} is not positive")
+        raise InvalidValueError(f"sampling rate {rec.fs} is not positive")
     return rec

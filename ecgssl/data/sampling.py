@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.validation import check_in_range
 
 __all__ = [
@@ -35,7 +36,7 @@ def group_codes(n: int, groups: Sequence[object] | np.ndarray | None) -> np.ndar
         return np.arange(n)
     g = np.asarray(groups)
     if len(g) != n:
-        raise ValueError(f"groups has {len(g)} entries for {n} records")
+        raise InvalidValueError(f"groups has {len(g)} entries for {n} records")
     return np.unique(g.astype(str), return_inverse=True)[1].ravel()
 
 
@@ -58,10 +59,12 @@ def iterative_stratification(
     """
     y = np.asarray(labels, dtype=np.float64)
     if y.ndim != 2:
-        raise ValueError(f"labels must be (records, classes), got shape {y.shape}")
+        raise InvalidValueError(f"labels must be (records, classes), got shape {y.shape}")
     frac = np.asarray(fractions, dtype=np.float64)
     if frac.ndim != 1 or len(frac) < 2 or (frac <= 0).any() or not math.isclose(frac.sum(), 1):
-        raise ValueError(f"fractions must be >= 2 positive numbers summing to 1, got {fractions}")
+        raise InvalidValueError(
+            f"fractions must be >= 2 positive numbers summing to 1, got {fractions}"
+        )
     rng = np.random.default_rng(seed)
     gid = group_codes(y.shape[0], groups)
     n_groups = int(gid.max()) + 1 if len(gid) else 0
@@ -166,15 +169,15 @@ def sample_label_fraction(
     """
     check_in_range(fraction, "label_fraction", 0.0, 1.0)
     if fraction <= 0:
-        raise ValueError(f"label_fraction must be in (0, 1], got {fraction}")
+        raise InvalidValueError(f"label_fraction must be in (0, 1], got {fraction}")
     if (isinstance(min_positives_per_class, bool) or not isinstance(min_positives_per_class, int)
             or min_positives_per_class < 0):  # fmt: skip
-        raise ValueError(
+        raise InvalidValueError(
             f"min_positives_per_class must be an integer >= 0, got {min_positives_per_class!r}"
         )
     y = np.asarray(labels) > 0
     if y.ndim != 2:
-        raise ValueError(f"labels must be (records, classes), got shape {y.shape}")
+        raise InvalidValueError(f"labels must be (records, classes), got shape {y.shape}")
     n = y.shape[0]
     gid = group_codes(n, patient_ids)
     n_groups = int(gid.max()) + 1

@@ -37,6 +37,7 @@ from ecgssl.data.preprocess import (
     resample,
 )
 from ecgssl.data.records import Record
+from ecgssl.errors import DataNotFoundError, InvalidValueError
 
 __all__ = ["SourceRecord", "StoredSignals", "load_signals"]
 
@@ -81,7 +82,7 @@ class StoredSignals:
     from_cache: bool = False
 
 
-class _ConfigError(ValueError):
+class _ConfigError(InvalidValueError):
     """A record conflicts with the options (not a corrupt file): always raised."""
 
 
@@ -120,7 +121,7 @@ def load_signals(
             ``strict=True`` and a record is missing or corrupt.
     """
     if not records:
-        raise FileNotFoundError(f"{name}: no records to load")
+        raise DataNotFoundError(f"{name}: no records to load")
     present, skipped, stats = [], {}, []
     for rec in records:
         try:
@@ -134,7 +135,7 @@ def load_signals(
     if not present:
         first = records[0].files[0] if records[0].files else records[0].path
         where = f"; download the data from {url}" if url else ""
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"{name}: none of the {len(records)} expected records exists (e.g. {first}){where}"
         )
     if skipped and strict:
@@ -169,7 +170,7 @@ def _report(name: str, skipped: dict[str, str], total: int, strict: bool) -> Non
     more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
     msg = f"{name}: {len(skipped)} of {total} records skipped — {shown}{more}"
     if strict:
-        raise ValueError(msg + ". (strict=True; pass strict=False to skip them)")
+        raise InvalidValueError(msg + ". (strict=True; pass strict=False to skip them)")
     _warn(msg + ". Their ids are in dataset.info['skipped'].", UserWarning)
 
 
@@ -189,7 +190,7 @@ def _read_cache(stem: Path, skipped: dict[str, str]) -> StoredSignals | None:
         manifest = json.loads(manifest_path.read_text())
         signals = np.load(npy, mmap_mode="c", allow_pickle=False)
         if list(signals.shape) != manifest["shape"]:
-            raise ValueError(f"shape {signals.shape} != manifest {manifest['shape']}")
+            raise InvalidValueError(f"shape {signals.shape} != manifest {manifest['shape']}")
     except (OSError, ValueError, KeyError) as e:
         _warn(f"cache {stem} is unreadable ({e}); rebuilding it", RuntimeWarning)
         return None
@@ -221,7 +222,7 @@ def _resolve(
         else:
             length = resample(first.signal[:1], first.fs, fs).shape[-1]
         return fs, leads, length
-    raise ValueError(f"none of the {len(present)} records could be read: {skipped}")
+    raise InvalidValueError(f"none of the {len(present)} records could be read: {skipped}")
 
 
 def _process(
@@ -305,7 +306,7 @@ def _build(
                         out[i], missing[i], comments[i], ok[i] = x, mask, tuple(extra), True
                 bar.update(len(chunk))
         if not ok.any():
-            raise ValueError(f"{name}: none of the {n} records could be read: {skipped}")
+            raise InvalidValueError(f"{name}: none of the {n} records could be read: {skipped}")
         if not ok.all():
             out = _compact(out, ok, folder, name, key)
         if isinstance(out, np.memmap):

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.cache import atomic_write_npz, cache_dir, config_hash, load_npz
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
@@ -212,13 +213,15 @@ def _stratified_split(
 
 def _check_args(n_records: int, fs: float, duration: float, split: tuple) -> None:
     if isinstance(n_records, bool) or not isinstance(n_records, int) or n_records < 10:
-        raise ValueError(f"n_records must be an integer >= 10, got {n_records!r}")
+        raise InvalidValueError(f"n_records must be an integer >= 10, got {n_records!r}")
     if not isinstance(fs, (int, float)) or not 20 <= fs <= 2000:
-        raise ValueError(f"fs must be a sampling rate between 20 and 2000 Hz, got {fs!r}")
+        raise InvalidValueError(f"fs must be a sampling rate between 20 and 2000 Hz, got {fs!r}")
     if not isinstance(duration, (int, float)) or not 2 <= duration <= 60:
-        raise ValueError(f"duration must be between 2 and 60 seconds, got {duration!r}")
+        raise InvalidValueError(f"duration must be between 2 and 60 seconds, got {duration!r}")
     if len(split) != 3 or any(f <= 0 for f in split) or not math.isclose(sum(split), 1.0):
-        raise ValueError(f"split must be three positive fractions summing to 1, got {split!r}")
+        raise InvalidValueError(
+            f"split must be three positive fractions summing to 1, got {split!r}"
+        )
 
 
 @DATASETS.register("synthetic", "simulated")

@@ -15,6 +15,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.records import header_fields, read_wfdb
 from ecgssl.data.store import SourceRecord, load_signals
+from ecgssl.errors import DataNotFoundError
 from ecgssl.registry import DATASETS
 
 __all__ = ["load_wfdb_folder"]
@@ -76,7 +77,7 @@ def load_wfdb_folder(
                               missing_leads=missing_leads)  # fmt: skip
     sources = _sources(path)
     if not sources:
-        raise FileNotFoundError(f"no WFDB records (*.hea) under {path}")
+        raise DataNotFoundError(f"no WFDB records (*.hea) under {path}")
     stored = load_signals("wfdb_folder", sources, read_wfdb, config, cache=cache,
                           strict=strict, n_jobs=n_jobs, progress=progress)  # fmt: skip
     ids = np.asarray(stored.record_ids)

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.validation import check_signal
 
 __all__ = ["Encoder"]
@@ -118,7 +119,7 @@ class Encoder(nn.Module):
         """
         if self.fs is None or fs is None or math.isclose(float(self.fs), float(fs)):
             return
-        raise ValueError(
+        raise InvalidValueError(
             f"{what} are sampled at {float(fs):g} Hz but the encoder was declared for "
             f"{float(self.fs):g} Hz; resample the data (e.g. load_dataset(..., fs="
             f"{float(self.fs):g})) or declare the encoder for {float(fs):g} Hz"
@@ -138,7 +139,7 @@ class Encoder(nn.Module):
         Raises:
             TypeError: the encoder is not multi-branch.
         """
-        raise TypeError(
+        raise InvalidTypeError(
             f"{type(self).__name__} is not a multi-branch encoder and has no per-lead latents; "
             "use encoder='multibranch' for lead-aware methods such as BELL"
         )

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.layers import ConcatPool1d, ConvBNAct, check_int, init_weights
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import ENCODERS
 
 __all__ = ["Inception1d", "InceptionModule1d"]
@@ -71,7 +72,9 @@ class Inception1d(Encoder):
         check_int(bottleneck, "bottleneck")
         kernel_sizes = [int(k) for k in kernel_sizes]
         if not kernel_sizes or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"kernel_sizes must be odd positive integers, got {kernel_sizes}")
+            raise InvalidValueError(
+                f"kernel_sizes must be odd positive integers, got {kernel_sizes}"
+            )
         if output_dim is not None:
             check_int(output_dim, "output_dim")
         self._remember_config("inception1d", n_leads=n_leads, filters=filters, depth=depth,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = ["ConcatPool1d", "ConvBNAct", "check_int"]
 
 
 def check_int(value: object, name: str, minimum: int = 1) -> int:
     """Validate an integer hyperparameter (raises ``ValueError`` naming it)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
 
 

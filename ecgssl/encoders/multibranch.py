@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.layers import check_int
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import ENCODERS
 
 __all__ = ["LeadConvBlock", "MultiBranchEncoder"]
@@ -173,9 +174,9 @@ class MultiBranchEncoder(Encoder):
         check_int(depth, "depth")
         check_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+            raise InvalidValueError(f"kernel_size must be odd, got {kernel_size}")
         if impl not in _IMPLS:
-            raise ValueError(f"impl must be one of {_IMPLS}, got {impl!r}")
+            raise InvalidValueError(f"impl must be one of {_IMPLS}, got {impl!r}")
         self._remember_config(
             "multibranch", n_leads=n_leads, per_lead_dim=per_lead_dim, width=width, depth=depth,
             kernel_size=kernel_size, shared_weights=bool(shared_weights), impl=impl,

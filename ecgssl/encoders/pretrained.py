@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ecgssl.errors import DataNotFoundError, InvalidTypeError, InvalidValueError
+
 if TYPE_CHECKING:
     from ecgssl.encoders.base import Encoder
 
@@ -47,7 +49,7 @@ CARD_FORMAT = 1
 _KIND = "ecgssl-encoder"
 
 
-class EncoderFileError(ValueError):
+class EncoderFileError(InvalidValueError):
     """A path that should hold an ecgssl encoder holds something else, or a damaged file."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
@@ -73,7 +75,7 @@ def json_ready(obj: Any, name: str = "value") -> Any:
         return {str(k): json_ready(v, f"{name}[{k!r}]") for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [json_ready(v, f"{name}[{i}]") for i, v in enumerate(obj)]
-    raise TypeError(f"{name} holds a {type(obj).__name__}, which a JSON card cannot store")
+    raise InvalidTypeError(f"{name} holds a {type(obj).__name__}, which a JSON card cannot store")
 
 
 def encoder_card(
@@ -243,7 +245,7 @@ def load_pretrained(
         folder = folder.parent
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"no {name} in encoder folder {folder}")
+            raise DataNotFoundError(f"no {name} in encoder folder {folder}")
     card = _read_card(folder)
     weights = folder / WEIGHTS_NAME
     try:

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.layers import ConcatPool1d, ConvBNAct, check_int, init_weights
+from ecgssl.errors import InvalidValueError
 from ecgssl.registry import ENCODERS
 
 __all__ = ["BasicBlock1d", "ResNet1d"]
@@ -73,10 +74,12 @@ class ResNet1d(Encoder):
         check_int(width, "width")
         check_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+            raise InvalidValueError(f"kernel_size must be odd, got {kernel_size}")
         depth = tuple(int(d) for d in depth)
         if not depth or any(d < 1 for d in depth):
-            raise ValueError(f"depth must be a non-empty sequence of integers >= 1, got {depth}")
+            raise InvalidValueError(
+                f"depth must be a non-empty sequence of integers >= 1, got {depth}"
+            )
         if output_dim is not None:
             check_int(output_dim, "output_dim")
         self._remember_config("resnet1d", n_leads=n_leads, width=width, depth=list(depth),

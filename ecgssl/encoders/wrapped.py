@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.layers import check_int
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.validation import check_positive
 
 __all__ = ["WRAPPED", "WrappedEncoder", "check_rebuildable", "wrap_model"]
@@ -62,13 +63,15 @@ class WrappedEncoder(Encoder):
     ) -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
-            raise TypeError(f"wrap_model needs a torch.nn.Module, got {type(module).__name__}")
+            raise InvalidTypeError(
+                f"wrap_model needs a torch.nn.Module, got {type(module).__name__}"
+            )
         if isinstance(module, Encoder):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{type(module).__name__} is already an ecgssl Encoder; pass it directly"
             )
         if next(module.parameters(), None) is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{type(module).__name__} has no parameters: there is nothing to pretrain"
             )
         check_int(output_dim, "output_dim")
@@ -107,7 +110,7 @@ class WrappedEncoder(Encoder):
 
     def _checked(self, shape_in: tuple[int, ...], out: Any) -> Tensor:
         if not isinstance(out, Tensor):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{type(self.module).__name__} returned a {type(out).__name__}, not a tensor; "
                 "wrap a module that returns only the features (e.g. a small nn.Module that "
                 "picks them from the output)"
@@ -131,7 +134,7 @@ class WrappedEncoder(Encoder):
             msg += f"; pass output_dim={got[-1]}"
         elif not self.per_lead and len(got) == 3:
             msg += "; pool over time first (e.g. nn.AdaptiveAvgPool1d(1) + nn.Flatten())"
-        raise ValueError(msg)
+        raise InvalidValueError(msg)
 
     def dry_lengths(self) -> list[int]:
         """Input lengths of the dry run: the exact length, or a typical and an odd longer one."""
@@ -160,7 +163,7 @@ class WrappedEncoder(Encoder):
                 try:
                     out = self.module(x.to(param.device, dtype))
                 except Exception as e:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"dry forward pass of {type(self.module).__name__} on a {shape} "
                         f"(batch, leads, time) input failed: {type(e).__name__}: {e}. "
                         f"{self._length_hint()}"
@@ -170,12 +173,12 @@ class WrappedEncoder(Encoder):
                 except ValueError as e:
                     if n == self.dry_lengths()[0]:
                         raise
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"{e} (at {n} samples, but not at {self.dry_lengths()[0]}: its features "
                         "depend on the input length; pool over time, or declare input_length=)"
                     ) from None
                 if not bool(torch.isfinite(out).all()):
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"{type(self.module).__name__} returned non-finite features on a "
                         f"random {shape} input"
                     )
@@ -204,7 +207,7 @@ class WrappedEncoder(Encoder):
             TypeError: the module was wrapped with ``per_lead=False``.
         """
         if not self.per_lead:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"the wrapped {type(self.module).__name__} returns flat features; lead-wise "
                 "methods (BELL, lead_barlow, CLOCS cmlc/cmsmlc) need a module that returns "
                 "(batch, leads, D), wrapped with per_lead=True"
@@ -287,7 +290,7 @@ def check_rebuildable(spec: Mapping[str, Any], where: str = "this encoder") -> N
     )
     extra = {k: spec[k] for k in ("min_length", "input_length") if spec.get(k) not in (None, 1)}
     args += "".join(f", {k}={v!r}" for k, v in extra.items())
-    raise ValueError(
+    raise InvalidValueError(
         f"{where} is a wrapped {spec.get('module', 'nn.Module')} (ecgssl.wrap_model), which "
         "cannot be rebuilt from its config: build the module again, wrap it with "
         f"ecgssl.wrap_model({spec.get('module', 'Model')}(...), {args}) and pass that "

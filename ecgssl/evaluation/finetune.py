@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.metrics import macro_auroc
 from ecgssl.training.allocator import tune_cpu_allocator
 
@@ -54,13 +55,15 @@ class FinetuneConfig:
         for name in ("epochs", "batch_size", "patience"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+                raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InvalidValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.encoder_lr_ratio <= 1:
-            raise ValueError(f"encoder_lr_ratio must be in [0, 1], got {self.encoder_lr_ratio}")
+            raise InvalidValueError(
+                f"encoder_lr_ratio must be in [0, 1], got {self.encoder_lr_ratio}"
+            )
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise InvalidValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 @dataclass
@@ -146,10 +149,10 @@ def finetune(
     x_tr = torch.as_tensor(train[0], dtype=torch.float32)
     y_tr = torch.as_tensor(np.asarray(train[1]), dtype=torch.float32)
     if x_tr.shape[0] != y_tr.shape[0] or x_tr.shape[0] == 0:
-        raise ValueError(f"{x_tr.shape[0]} training records for {y_tr.shape[0]} label rows")
+        raise InvalidValueError(f"{x_tr.shape[0]} training records for {y_tr.shape[0]} label rows")
     y_val = np.asarray(val[1], dtype=np.float32)
     if len(y_val) == 0 or len(y_val) != len(val[0]):
-        raise ValueError(
+        raise InvalidValueError(
             f"early stopping needs a validation split: got {len(val[0])} validation records "
             f"for {len(y_val)} label rows"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = ["knn_scores"]
 
 
@@ -34,15 +36,17 @@ def knn_scores(
         Scores (n_eval, classes).
     """
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise InvalidValueError(f"k must be >= 1, got {k}")
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise InvalidValueError(f"temperature must be > 0, got {temperature}")
     if train_x.ndim != 2 or eval_x.ndim != 2 or train_x.shape[1] != eval_x.shape[1]:
-        raise ValueError(
+        raise InvalidValueError(
             f"embeddings must be (n, dim) with the same dim, got {train_x.shape}, {eval_x.shape}"
         )
     if train_y.shape[0] != train_x.shape[0]:
-        raise ValueError(f"{train_y.shape[0]} labels for {train_x.shape[0]} training embeddings")
+        raise InvalidValueError(
+            f"{train_y.shape[0]} labels for {train_x.shape[0]} training embeddings"
+        )
 
     def unit(a: np.ndarray) -> np.ndarray:
         a = a.astype(np.float64)

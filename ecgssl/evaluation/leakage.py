@@ -10,6 +10,7 @@ import numpy as np
 
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 
 __all__ = ["LeakageError", "check_leakage", "provenance", "record_provenance"]
 
@@ -17,7 +18,7 @@ log = logging.getLogger("ecgssl")
 _ATTR = "_ecgssl_pretraining_data"
 
 
-class LeakageError(ValueError):
+class LeakageError(InvalidValueError):
     """The evaluation split overlaps the encoder's pretraining data."""
 
 

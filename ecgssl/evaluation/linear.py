@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.metrics import classification_metrics, macro_auroc
 
 __all__ = ["LinearProbe", "ProbeResult"]
@@ -42,7 +43,7 @@ class LinearProbe:
 
     def __init__(self, Cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0, 10.0), max_iter: int = 500):
         if not Cs or any(c <= 0 for c in Cs):
-            raise ValueError(f"Cs must be non-empty positive numbers, got {Cs!r}")
+            raise InvalidValueError(f"Cs must be non-empty positive numbers, got {Cs!r}")
         self.Cs = tuple(float(c) for c in Cs)
         self.max_iter = max_iter
 

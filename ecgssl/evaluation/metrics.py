@@ -8,6 +8,8 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = [
     "best_thresholds",
     "bootstrap_ci",
@@ -28,12 +30,12 @@ def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndar
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score, dtype=np.float64)
     if y_true.shape != y_score.shape or y_true.ndim != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"y_true and y_score must both be (samples, classes), got {y_true.shape} and "
             f"{y_score.shape}"
         )
     if not np.isfinite(y_score).all():
-        raise ValueError("y_score contains NaN or Inf")
+        raise InvalidValueError("y_score contains NaN or Inf")
     return y_true, y_score
 
 
@@ -47,7 +49,7 @@ def _macro(
     ok = _scorable(y_true)
     per_class = np.full(y_true.shape[1], np.nan)
     if not ok.any():
-        raise ValueError(f"{name} is undefined: no class has both positives and negatives")
+        raise InvalidValueError(f"{name} is undefined: no class has both positives and negatives")
     if not ok.all():
         warnings.warn(
             f"{name}: {int((~ok).sum())} class(es) have only one label value in y_true and are "
@@ -122,7 +124,7 @@ def f1_at_thresholds(y_true: np.ndarray, y_score: np.ndarray, thresholds: np.nda
     pos = y_true > 0
     has_pos = pos.any(axis=0)
     if not has_pos.any():
-        raise ValueError("macro F1 is undefined: no class has positives")
+        raise InvalidValueError("macro F1 is undefined: no class has positives")
     tp = (pred & pos).sum(axis=0)
     denom = pred.sum(axis=0) + pos.sum(axis=0)
     f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
@@ -151,7 +153,7 @@ def bootstrap_ci(
     """
     y_true, y_score = _check(y_true, y_score)
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+        raise InvalidValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
     n = y_true.shape[0]
     cols = np.flatnonzero(_scorable(y_true))

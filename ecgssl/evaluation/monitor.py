@@ -22,6 +22,7 @@ import torch
 
 from ecgssl.data.base import ECGDataset
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.knn import knn_scores
 from ecgssl.evaluation.linear import LinearProbe
@@ -83,16 +84,20 @@ class OnlineMonitor(Callback):
         for name, value, low in (("every_steps", every_steps, 1), ("max_records", max_records, 2),
                                  ("k", k, 1), ("batch_size", batch_size, 1)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+                raise InvalidValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if probe not in PROBES:
-            raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+            raise InvalidValueError(f"probe must be one of {PROBES}, got {probe!r}")
         if not (isinstance(C, (int, float)) and math.isfinite(C) and C > 0):
-            raise ValueError(f"C must be a finite number > 0, got {C!r}")
+            raise InvalidValueError(f"C must be a finite number > 0, got {C!r}")
         for name, ds in (("train", train), ("val", val)):
             if not isinstance(ds, ECGDataset) or ds.labels is None:
-                raise ValueError(f"the monitor's {name} records must be a labelled ECGDataset")
+                raise InvalidValueError(
+                    f"the monitor's {name} records must be a labelled ECGDataset"
+                )
         if train.classes != val.classes or train.fs != val.fs or train.leads != val.leads:
-            raise ValueError("the monitor's train and val records differ in classes, fs or leads")
+            raise InvalidValueError(
+                "the monitor's train and val records differ in classes, fs or leads"
+            )
         self.every_steps, self.probe, self.k, self.C = every_steps, probe, k, float(C)
         self.batch_size = batch_size
         self.fs, self.leads = float(train.fs), list(train.leads)
@@ -106,7 +111,7 @@ class OnlineMonitor(Callback):
             ValueError: ``dataset`` has no labels, no split assignment or no val records.
         """
         if dataset.labels is None or dataset.split is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the online monitor needs labels and a train/val split, and dataset "
                 f"{dataset.name!r} has no {'labels' if dataset.labels is None else 'split'}"
             )
@@ -134,9 +139,11 @@ class OnlineMonitor(Callback):
     def on_start(self, run: RunState) -> None:
         fs, leads = run.signal.get("fs"), run.signal.get("leads")
         if fs is not None and float(fs) != self.fs:
-            raise ValueError(f"the monitor's records are at {self.fs:g} Hz, training at {fs:g} Hz")
+            raise InvalidValueError(
+                f"the monitor's records are at {self.fs:g} Hz, training at {fs:g} Hz"
+            )
         if leads is not None and list(leads) != self.leads:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the monitor's records have leads {self.leads}, the training data {list(leads)}"
             )
         if run.step == 0:

@@ -13,6 +13,7 @@ import torch
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.sampling import sample_label_fraction
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.finetune import FinetuneConfig, finetune
 from ecgssl.evaluation.knn import knn_scores
@@ -143,13 +144,13 @@ def evaluate_fractions(
     """:func:`evaluate_encoder` at several label fractions, embedding every record once
     (frozen-embedding protocols). Arguments as in :func:`evaluate_encoder`."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+        raise InvalidValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
     if dataset.labels is None:
-        raise ValueError(f"dataset {dataset.name!r} has no labels to evaluate against")
+        raise InvalidValueError(f"dataset {dataset.name!r} has no labels to evaluate against")
     if dataset.split is None:
-        raise ValueError(f"dataset {dataset.name!r} has no train/val/test split")
+        raise InvalidValueError(f"dataset {dataset.name!r} has no train/val/test split")
     if dataset.n_leads != encoder.n_leads:
-        raise ValueError(
+        raise InvalidValueError(
             f"dataset {dataset.name!r} has {dataset.n_leads} leads, the encoder expects "
             f"{encoder.n_leads}"
         )
@@ -237,20 +238,20 @@ def _window_spec(
     """Window and stride in samples, checked; ``None`` for whole-record evaluation."""
     if window_seconds is None:
         if window_stride is not None:
-            raise ValueError("window_stride needs window_seconds")
+            raise InvalidValueError("window_stride needs window_seconds")
         return None
     if protocol == "finetune":
-        raise ValueError("windowed evaluation supports the 'linear' and 'knn' protocols")
+        raise InvalidValueError("windowed evaluation supports the 'linear' and 'knn' protocols")
     if aggregate not in ("max", "mean"):
-        raise ValueError(f"aggregate must be 'max' or 'mean', got {aggregate!r}")
+        raise InvalidValueError(f"aggregate must be 'max' or 'mean', got {aggregate!r}")
     stride_s = window_seconds / 2 if window_stride is None else window_stride
     if not (window_seconds > 0 and stride_s > 0):
-        raise ValueError(
+        raise InvalidValueError(
             f"window_seconds and window_stride must be > 0, got {window_seconds}, {stride_s}"
         )
     win, stride = round(window_seconds * dataset.fs), max(1, round(stride_s * dataset.fs))
     if win > dataset.length:
-        raise ValueError(
+        raise InvalidValueError(
             f"window_seconds={window_seconds} ({win} samples) is longer than the records of "
             f"{dataset.name!r} ({dataset.length} samples, {dataset.duration:g} s)"
         )

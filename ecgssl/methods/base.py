@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.validation import check_in_range
 
 __all__ = ["SSLMethod", "cosine_momentum"]
@@ -73,9 +74,11 @@ class SSLMethod(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(encoder, Encoder):
-            raise TypeError(f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}")
+            raise InvalidTypeError(
+                f"encoder must be an ecgssl Encoder, got {type(encoder).__name__}"
+            )
         if self.requires_multibranch and not encoder.is_multibranch:
-            raise ValueError(
+            raise InvalidValueError(
                 f"method {self.name!r} needs a multi-branch encoder with per-lead latents, got "
                 f"{encoder.config.get('name', type(encoder).__name__)!r}; use "
                 "encoder='multibranch', or your own model returning (batch, leads, D) wrapped "
@@ -84,11 +87,11 @@ class SSLMethod(nn.Module):
         check_in_range(base_momentum, "base_momentum", 0.0, 1.0)
         check_in_range(final_momentum, "final_momentum", 0.0, 1.0)
         if final_momentum < base_momentum:
-            raise ValueError(
+            raise InvalidValueError(
                 f"final_momentum ({final_momentum}) must be >= base_momentum ({base_momentum})"
             )
         if momentum_schedule not in ("cosine", "constant"):
-            raise ValueError(
+            raise InvalidValueError(
                 f"momentum_schedule must be 'cosine' or 'constant', got {momentum_schedule!r}"
             )
         self.encoder = encoder

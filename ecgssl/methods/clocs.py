@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead, MLPHead
@@ -71,7 +72,7 @@ class CLOCS(SSLMethod):
     ) -> None:
         super().__init__(encoder)
         if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+            raise InvalidValueError(f"mode must be one of {_MODES}, got {mode!r}")
         check_positive(temperature, "temperature")
         self.mode = mode
         self.temperature = float(temperature)
@@ -79,15 +80,17 @@ class CLOCS(SSLMethod):
         self.by_lead = mode in ("cmlc", "cmsmlc")
         self.by_segment = mode in ("cmsc", "cmsmlc")
         if self.by_lead and not encoder.is_multibranch:
-            raise ValueError(
+            raise InvalidValueError(
                 f"CLOCS mode {mode!r} contrasts leads and needs a multi-branch encoder with "
                 "per-lead latents; use encoder='multibranch' (or a model wrapped with "
                 "ecgssl.wrap_model(..., per_lead=True)) or mode='cmsc'"
             )
         if self.by_lead and encoder.n_leads < 2:
-            raise ValueError(f"CLOCS mode {mode!r} needs at least 2 leads, got {encoder.n_leads}")
+            raise InvalidValueError(
+                f"CLOCS mode {mode!r} needs at least 2 leads, got {encoder.n_leads}"
+            )
         if self.by_segment and encoder.input_length is not None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"CLOCS mode {mode!r} encodes half-length segments, but the encoder only "
                 f"accepts exactly {encoder.input_length} samples"
             )
@@ -111,7 +114,7 @@ class CLOCS(SSLMethod):
         """Each view's two adjacent, non-overlapping halves: [v1a, v1b, v2a, v2b, ...]."""
         half = views[0].shape[-1] // 2
         if half < self.encoder.min_length:
-            raise ValueError(
+            raise InvalidValueError(
                 f"CLOCS mode {self.mode!r} splits each window into halves of {half} samples, "
                 f"shorter than the encoder's minimum of {self.encoder.min_length}; use longer "
                 "windows"

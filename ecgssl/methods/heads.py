@@ -15,6 +15,8 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = ["LeadwiseLinear", "LeadwiseMLPHead", "MLPHead"]
 
 
@@ -43,7 +45,7 @@ class MLPHead(nn.Module):
             ("num_layers", num_layers),
         ):  # fmt: skip
             if int(v) < 1:
-                raise ValueError(f"{name} must be >= 1, got {v}")
+                raise InvalidValueError(f"{name} must be >= 1, got {v}")
         layers: list[nn.Module] = []
         dim = in_dim
         for _ in range(num_layers - 1):
@@ -120,9 +122,9 @@ class LeadwiseMLPHead(nn.Module):
             ("out_dim", out_dim),
         ):  # fmt: skip
             if int(v) < 1:
-                raise ValueError(f"{name} must be >= 1, got {v}")
+                raise InvalidValueError(f"{name} must be >= 1, got {v}")
         if isinstance(num_layers, bool) or int(num_layers) != num_layers or num_layers < 2:
-            raise ValueError(f"num_layers must be an integer >= 2, got {num_layers!r}")
+            raise InvalidValueError(f"num_layers must be an integer >= 2, got {num_layers!r}")
         n_maps = 1 if shared else n_leads
         self.n_leads = n_leads
         self.shared = shared
@@ -144,7 +146,7 @@ class LeadwiseMLPHead(nn.Module):
         """(batch, leads, in_dim) -> (batch, leads, out_dim)."""
         n_leads = x.shape[1]
         if n_leads != self.n_leads:
-            raise ValueError(f"head built for {self.n_leads} leads got {n_leads}")
+            raise InvalidValueError(f"head built for {self.n_leads} leads got {n_leads}")
         h = torch.relu(self._norm(self.bn, self.fc1(x)))
         for linear, norm in zip(self.hidden, self.hidden_bn):
             h = torch.relu(self._norm(norm, linear(h)))

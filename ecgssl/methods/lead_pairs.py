@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.validation import check_in_range
 
@@ -59,16 +60,18 @@ class LeadPairMethod(SSLMethod):
         super().__init__(encoder, base_momentum, final_momentum, momentum_schedule)
         check_in_range(gamma, "gamma", 0.0, 1.0)
         if inter_pairs not in _PAIR_MODES:
-            raise ValueError(f"inter_pairs must be one of {_PAIR_MODES}, got {inter_pairs!r}")
+            raise InvalidValueError(
+                f"inter_pairs must be one of {_PAIR_MODES}, got {inter_pairs!r}"
+            )
         encoder_shared = bool(encoder.config.get("shared_weights", False))
         if shared_weights is not None and bool(shared_weights) != encoder_shared:
-            raise ValueError(
+            raise InvalidValueError(
                 f"shared_weights={shared_weights} but the encoder was built with "
                 f"shared_weights={encoder_shared}"
             )
         self.n_leads = encoder.n_leads
         if self.n_leads < 2 and gamma < 1.0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{self.name}'s inter-lead term needs at least 2 leads, the encoder has "
                 f"{self.n_leads}; set gamma=1 for single-lead data"
             )

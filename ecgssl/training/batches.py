@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ecgssl.errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["Batch", "LoaderBatches", "TensorBatches"]
 
 #: One training batch: (batch, leads, time) signals and the records' patient codes (or None).
@@ -53,7 +55,7 @@ class TensorBatches:
         patient_ids: Tensor | None = None,
     ) -> None:
         if patient_ids is not None and tuple(patient_ids.shape) != (signals.shape[0],):
-            raise ValueError(
+            raise InvalidValueError(
                 f"patient_ids must have one entry per record ({signals.shape[0]}), got shape "
                 f"{tuple(patient_ids.shape)}"
             )
@@ -75,15 +77,15 @@ class TensorBatches:
                 ``drop_last=False``) does not split evenly over ``world_size`` ranks.
         """
         if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
+            raise InvalidValueError(f"rank {rank} is outside 0..{world_size - 1}")
         if self.batch_size % world_size:
-            raise ValueError(
+            raise InvalidValueError(
                 f"batch_size={self.batch_size} (the global batch) must be divisible by the "
                 f"{world_size} processes of the distributed run"
             )
         tail = 0 if self.drop_last else self.signals.shape[0] % self.batch_size
         if tail % world_size:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the last batch of each epoch has {tail} records, which do not split evenly "
                 f"over {world_size} processes; set drop_last=True"
             )
@@ -138,7 +140,7 @@ class LoaderBatches:
         try:
             return len(self.loader)  # type: ignore[arg-type]
         except TypeError as e:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"the training data ({type(self.loader).__name__}) must have a length "
                 "(batches per epoch) for the learning-rate schedule"
             ) from e
@@ -174,5 +176,5 @@ class LoaderBatches:
         for batch in islice(self.loader, skip, None):
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             if not isinstance(x, Tensor):
-                raise TypeError(f"batches must be tensors, got {type(x).__name__}")
+                raise InvalidTypeError(f"batches must be tensors, got {type(x).__name__}")
             yield x, None

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ecgssl.errors import InvalidTypeError
+
 if TYPE_CHECKING:
     from ecgssl.methods.base import SSLMethod
     from ecgssl.training.config import PretrainConfig
@@ -124,7 +126,7 @@ class CallbackList(Callback):
         items = list(callbacks)
         for cb in items:
             if not isinstance(cb, Callback):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"callbacks must be ecgssl.training.Callback instances, got {type(cb).__name__}"
                 )
         self.callbacks = sorted(items, key=lambda cb: cb.order)

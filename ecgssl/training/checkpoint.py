@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ecgssl.errors import DataNotFoundError, InvalidTypeError, InvalidValueError
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "atomic_torch_save",
@@ -96,7 +98,7 @@ def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") 
         reason = f"it holds {what}, and ecgssl loads only tensors and plain data (no pickled code)"
     except Exception as e:  # truncated zip, not a torch file, ...
         reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-    raise ValueError(reason[:300])
+    raise InvalidValueError(reason[:300])
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -113,11 +115,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise DataNotFoundError(f"no checkpoint at {path}")
     try:
         ckpt = safe_torch_load(path, map_location=map_location)
     except ValueError as e:  # truncated zip, pickle refused, ...
-        raise ValueError(f"checkpoint {path} is corrupt or unreadable: {e}") from None
+        raise InvalidValueError(f"checkpoint {path} is corrupt or unreadable: {e}") from None
     return validate_checkpoint(ckpt, path)
 
 
@@ -129,12 +131,12 @@ def validate_checkpoint(ckpt: Any, path: str | Path = "checkpoint") -> dict[str,
     """
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(
+        raise InvalidValueError(
             f"{path} is not an ecgssl checkpoint of format {CHECKPOINT_FORMAT} (got {got!r})"
         )
     missing = {"method", "encoder", "signal", "epoch", "step", "method_state"} - set(ckpt)
     if missing:
-        raise ValueError(f"checkpoint {path} is incomplete: missing {sorted(missing)}")
+        raise InvalidValueError(f"checkpoint {path} is incomplete: missing {sorted(missing)}")
     return ckpt
 
 
@@ -159,7 +161,7 @@ def plain_data(obj: Any, name: str = "value") -> Any:
     if isinstance(obj, (list, tuple)):
         items = [plain_data(v, f"{name}[{i}]") for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else tuple(items)
-    raise TypeError(
+    raise InvalidTypeError(
         f"{name} holds a {type(obj).__name__}, which a checkpoint cannot store safely; "
         "use numbers, strings, lists and dicts"
     )
@@ -202,7 +204,7 @@ def latest_valid_checkpoint(directory: str | Path) -> tuple[Path, dict[str, Any]
 def prune_checkpoints(directory: str | Path, keep_last: int) -> list[Path]:
     """Delete all but the ``keep_last`` newest checkpoints in ``directory``; return the deleted."""
     if keep_last < 1:
-        raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+        raise InvalidValueError(f"keep_last must be >= 1, got {keep_last}")
     doomed = find_checkpoints(directory)[:-keep_last]
     for path in doomed:
         with contextlib.suppress(OSError):

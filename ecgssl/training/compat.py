@@ -13,12 +13,13 @@ from typing import Any
 import torch
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.training.encoder_files import read_encoder
 
 __all__ = ["CheckpointMismatchError", "check_checkpoint", "load_encoder"]
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(InvalidValueError):
     """A checkpoint's method, encoder, sampling rate or lead order differs from the request."""
 
 

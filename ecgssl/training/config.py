@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from ecgssl.errors import InvalidValueError
+
 __all__ = ["PretrainConfig"]
 
 _OPTIMIZERS = ("adamw", "lars", "adam", "sgd")
@@ -109,7 +111,7 @@ class PretrainConfig:
         def positive_int(name: str, minimum: int = 1) -> None:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+                raise InvalidValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
 
         def number(name: str, low: float, high: float = math.inf, strict_low: bool = False) -> None:
             v = getattr(self, name)
@@ -118,21 +120,23 @@ class PretrainConfig:
             except (TypeError, OverflowError):  # not a number, or an int too large for a float
                 finite = False
             if not finite:
-                raise ValueError(f"{name} must be a finite number, got {v!r}")
+                raise InvalidValueError(f"{name} must be a finite number, got {v!r}")
             if (v <= low if strict_low else v < low) or v > high:
                 bound = f"> {low}" if strict_low else f">= {low}"
                 extra = f" and <= {high}" if high != math.inf else ""
-                raise ValueError(f"{name} must be {bound}{extra}, got {v}")
+                raise InvalidValueError(f"{name} must be {bound}{extra}, got {v}")
 
         def boolean(name: str) -> None:
             v = getattr(self, name)
             if not isinstance(v, bool):
-                raise ValueError(f"{name} must be True or False, got {v!r}")
+                raise InvalidValueError(f"{name} must be True or False, got {v!r}")
 
         def path_or_none(name: str) -> None:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (str, Path)) or not str(v).strip()):
-                raise ValueError(f"{name} must be a folder path (str or Path) or None, got {v!r}")
+                raise InvalidValueError(
+                    f"{name} must be a folder path (str or Path) or None, got {v!r}"
+                )
 
         positive_int("epochs")
         positive_int("batch_size")
@@ -148,7 +152,7 @@ class PretrainConfig:
         positive_int("log_every_steps")
         positive_int("seed", 0)
         if self.seed >= 2**63:
-            raise ValueError(f"seed must be < 2**63, got {self.seed}")
+            raise InvalidValueError(f"seed must be < 2**63, got {self.seed}")
         number("lr", 0.0, strict_low=True)
         number("weight_decay", 0.0)
         number("momentum", 0.0, 1.0)
@@ -163,27 +167,31 @@ class PretrainConfig:
         boolean("compile")
         boolean("tune_cpu_malloc")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+            raise InvalidValueError(
+                f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
+            )
         self.optimizer = self.optimizer.lower()
         if not (self.amp is True or self.amp is False or self.amp == "auto"):
-            raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+            raise InvalidValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
         if isinstance(self.device, torch.device):
             self.device = str(self.device)
         if not isinstance(self.device, str) or not self.device.strip():
-            raise ValueError(
+            raise InvalidValueError(
                 f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}"
             )
         if self.nan_policy not in ("raise", "skip"):
-            raise ValueError(f"nan_policy must be 'raise' or 'skip', got {self.nan_policy!r}")
+            raise InvalidValueError(
+                f"nan_policy must be 'raise' or 'skip', got {self.nan_policy!r}"
+            )
         path_or_none("checkpoint_dir")
         path_or_none("resume")
         path_or_none("log_dir")
         if self.tensorboard and self.log_dir is None:
-            raise ValueError("tensorboard=True needs a log_dir to write the events to")
+            raise InvalidValueError("tensorboard=True needs a log_dir to write the events to")
         if self.resume is not None and self.resume != "auto" and not Path(self.resume).exists():
-            raise ValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
+            raise InvalidValueError(f"resume checkpoint {str(self.resume)!r} does not exist")
         if self.resume == "auto" and self.checkpoint_dir is None:
-            raise ValueError("resume='auto' needs a checkpoint_dir to look in")
+            raise InvalidValueError("resume='auto' needs a checkpoint_dir to look in")
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Optimisation steps of the run for ``steps_per_epoch`` batches per epoch."""

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.methods.gather import gather_with_grad, is_distributed
 from ecgssl.training.batches import LoaderBatches, TensorBatches
@@ -77,14 +78,16 @@ def detect_launch(environ: dict[str, str] | None = None) -> DistEnv | None:
         rk = int(env.get("RANK", "0"))
         local = int(env.get("LOCAL_RANK", "0"))
     except ValueError as e:
-        raise ValueError(f"invalid RANK/WORLD_SIZE/LOCAL_RANK environment variables: {e}") from e
+        raise InvalidValueError(
+            f"invalid RANK/WORLD_SIZE/LOCAL_RANK environment variables: {e}"
+        ) from e
     if world <= 1:
         return None
     if not 0 <= rk < world or local < 0:
-        raise ValueError(f"RANK={rk} / LOCAL_RANK={local} do not fit WORLD_SIZE={world}")
+        raise InvalidValueError(f"RANK={rk} / LOCAL_RANK={local} do not fit WORLD_SIZE={world}")
     for var in ("MASTER_ADDR", "MASTER_PORT"):
         if var not in env and not dist.is_initialized():
-            raise ValueError(
+            raise InvalidValueError(
                 f"WORLD_SIZE={world} is set but {var} is not: launch with torchrun, or export "
                 "MASTER_ADDR and MASTER_PORT (see docs/distributed.md)"
             )
@@ -107,7 +110,7 @@ def setup(env: DistEnv, device: torch.device) -> tuple[torch.device, bool]:
         torch.cuda.set_device(device)
     if dist.is_initialized():
         if dist.get_world_size() != env.world_size:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the initialised process group has {dist.get_world_size()} ranks but "
                 f"WORLD_SIZE is {env.world_size}"
             )

@@ -26,6 +26,7 @@ from ecgssl.encoders.pretrained import (
     load_pretrained,
 )
 from ecgssl.encoders.wrapped import check_rebuildable
+from ecgssl.errors import DataNotFoundError
 from ecgssl.registry import ENCODERS
 from ecgssl.training.checkpoint import safe_torch_load, validate_checkpoint
 
@@ -56,10 +57,10 @@ def read_encoder(
     path = Path(path).expanduser()
     if path.is_dir() or path.name in ("config.json", "model.safetensors"):
         if path.is_dir() and not is_pretrained_folder(path):
-            raise FileNotFoundError(f"no encoder file at {path}: a folder without config.json")
+            raise DataNotFoundError(f"no encoder file at {path}: a folder without config.json")
         return load_pretrained(path, map_location, into=into)
     if not path.is_file():
-        raise FileNotFoundError(f"no encoder file at {path}")
+        raise DataNotFoundError(f"no encoder file at {path}")
     try:
         obj = safe_torch_load(path, map_location=map_location)
     except ValueError as e:

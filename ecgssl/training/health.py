@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 
 __all__ = ["COLLAPSE_RANK", "COLLAPSE_VARIANCE", "is_collapsed", "representation_health"]
 
@@ -58,7 +59,7 @@ def representation_health(encoder: Encoder, x: Tensor) -> dict[str, float]:
         ``intra_lead_cos`` and ``inter_lead_cos``.
     """
     if x.shape[0] < 2:
-        raise ValueError("representation health needs a batch of at least 2 records")
+        raise InvalidValueError("representation health needs a batch of at least 2 records")
     was_training = encoder.training
     encoder.eval()
     try:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.sampling import group_codes
+from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.training.batches import LoaderBatches, TensorBatches
 from ecgssl.validation import check_lead_names, check_positive, check_signal, lead_indices
 
@@ -27,13 +28,13 @@ TrainingData = ECGDataset | Tensor | np.ndarray | Iterable[Any]
 def _as_tensor(x: np.ndarray | Tensor, name: str) -> Tensor:
     if isinstance(x, np.ndarray):
         if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+            raise InvalidTypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
         x = torch.from_numpy(np.ascontiguousarray(x))
     check_signal(x, name=name)
     if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty: 0 records")
+        raise InvalidValueError(f"{name} is empty: 0 records")
     if x.shape[-1] == 0:
-        raise ValueError(f"{name} records are too short: 0 time samples")
+        raise InvalidValueError(f"{name} records are too short: 0 time samples")
     return x.float()
 
 
@@ -66,7 +67,7 @@ def prepare_training_data(
         check_positive(ds.fs, f"fs of dataset {ds.name!r}")
         check_lead_names(ds.leads, n_leads=ds.n_leads, name=f"leads of dataset {ds.name!r}")
         if fs is not None and float(check_positive(fs, "fs")) != float(ds.fs):
-            raise ValueError(
+            raise InvalidValueError(
                 f"fs mismatch: fs={fs:g} Hz was given but dataset {ds.name!r} is sampled at "
                 f"{ds.fs:g} Hz; resample the dataset or drop the fs argument"
             )
@@ -84,7 +85,7 @@ def prepare_training_data(
         }
     elif isinstance(data, (Tensor, np.ndarray)):
         if fs is None:
-            raise ValueError("fs (sampling rate in Hz) is required when fitting on a tensor")
+            raise InvalidValueError("fs (sampling rate in Hz) is required when fitting on a tensor")
         fs = float(check_positive(fs, "fs"))
         x = _as_tensor(data, "training signals")
         names = None if leads is None else list(check_lead_names(leads, n_leads=x.shape[1]))
@@ -92,18 +93,20 @@ def prepare_training_data(
         patients = None
     elif isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
         if fs is None:
-            raise ValueError("fs (sampling rate in Hz) is required when fitting on a DataLoader")
+            raise InvalidValueError(
+                "fs (sampling rate in Hz) is required when fitting on a DataLoader"
+            )
         fs = float(check_positive(fs, "fs"))
         names = None if leads is None else list(check_lead_names(leads))
         return LoaderBatches(data), {"fs": fs, "leads": names, "n_records": None}
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             "training data must be an ECGDataset, a (records, leads, time) tensor or array, or "
             f"an iterable of batches; got {type(data).__name__}"
         )
     n = x.shape[0]
     if drop_last and n < batch_size:
-        raise ValueError(
+        raise InvalidValueError(
             f"batch_size={batch_size} is larger than the {n} training records; "
             "lower batch_size or set drop_last=False"
         )

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from tqdm.auto import tqdm
 
+from ecgssl.errors import InvalidValueError, MissingDependencyError
 from ecgssl.training.callbacks import Callback, RunState
 from ecgssl.training.config import PretrainConfig
 
@@ -52,7 +53,7 @@ class JSONLLogger(Callback):
 
     def __init__(self, path: str | Path, every_steps: int = 1) -> None:
         if isinstance(every_steps, bool) or not isinstance(every_steps, int) or every_steps < 1:
-            raise ValueError(f"every_steps must be an integer >= 1, got {every_steps!r}")
+            raise InvalidValueError(f"every_steps must be an integer >= 1, got {every_steps!r}")
         self.path = Path(path)
         self.every_steps = every_steps
         self._file: IO[str] | None = None
@@ -167,12 +168,12 @@ class TensorBoardLogger(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as e:  # torch raises it when the tensorboard package is missing
-            raise ImportError(
+            raise MissingDependencyError(
                 "TensorBoard logging needs the tensorboard package: pip install "
                 "'ecgssl[tensorboard]' (or pip install tensorboard)"
             ) from e
         if isinstance(every_steps, bool) or not isinstance(every_steps, int) or every_steps < 1:
-            raise ValueError(f"every_steps must be an integer >= 1, got {every_steps!r}")
+            raise InvalidValueError(f"every_steps must be an integer >= 1, got {every_steps!r}")
         self._writer_cls = SummaryWriter
         self.log_dir = Path(log_dir)
         self.every_steps = every_steps

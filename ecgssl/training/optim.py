@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.training.config import PretrainConfig
 
 __all__ = ["LARS", "build_optimizer", "param_groups", "warmup_cosine"]
@@ -38,7 +39,7 @@ class LARS(Optimizer):
         eta: float = 0.001,
     ) -> None:
         if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
+            raise InvalidValueError(f"lr must be > 0, got {lr}")
         defaults = {
             "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta,
             "lars_exclude": False,

@@ -35,6 +35,7 @@ from ecgssl.augment.base import AugSpec, TwoViews
 from ecgssl.augment.policies import ssl_policy
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import ECGSSLError, InvalidTypeError, InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.training.batches import LoaderBatches, TensorBatches
@@ -79,7 +80,7 @@ _TRAJECTORY = ("epochs", "steps", "warmup_steps", "batch_size", "lr", "weight_de
                "nan_policy", "sync_batchnorm")  # fmt: skip
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(ECGSSLError, FloatingPointError):
     """Training produced a NaN/Inf loss."""
 
 
@@ -191,10 +192,10 @@ class Pretrainer:
         **overrides: Any,
     ) -> None:
         if not isinstance(method, SSLMethod):
-            raise TypeError(f"method must be an SSLMethod, got {type(method).__name__}")
+            raise InvalidTypeError(f"method must be an SSLMethod, got {type(method).__name__}")
         unknown = set(overrides) - PretrainConfig.field_names()
         if unknown:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"unknown Pretrainer option(s) {sorted(unknown)}; valid: "
                 f"{sorted(PretrainConfig.field_names())}"
             )
@@ -214,20 +215,20 @@ class Pretrainer:
     def _check_contract(self, x: Tensor, fs: float) -> None:
         enc = self.method.encoder
         if x.shape[1] != enc.n_leads:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the data have {x.shape[1]} leads but the encoder expects {enc.n_leads}"
             )
         enc.check_fs(fs)
         need = self.views.min_length(fs)
         if x.shape[-1] < need:
-            raise ValueError(
+            raise InvalidValueError(
                 f"records have {x.shape[-1]} samples ({x.shape[-1] / fs:.2f} s at {fs:g} Hz) but "
                 f"the augmentation pipeline needs at least {need} ({need / fs:.2f} s)"
             )
         leads = self.signal.get("leads")
         needs_standard = 12 in (self.views.view1.n_leads, self.views.view2.n_leads)
         if needs_standard and leads is not None and tuple(leads) != STANDARD_LEADS:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the augmentation pipeline (VCG) needs the standard 12-lead order "
                 f"{list(STANDARD_LEADS)}, but the data's leads are {list(leads)}"
             )
@@ -385,7 +386,7 @@ class Pretrainer:
             return method.training_step
         if self.config.sync_batchnorm:
             if device.type == "cpu":
-                raise ValueError(
+                raise InvalidValueError(
                     "sync_batchnorm=True needs GPUs: PyTorch's SyncBatchNorm has no CPU "
                     "implementation; turn it off for CPU (Gloo) runs"
                 )
@@ -440,7 +441,7 @@ class Pretrainer:
         fs = float(self.signal["fs"])
         steps_per_epoch = len(batches)
         if steps_per_epoch == 0:
-            raise ValueError("the training data yield no batches (empty loader?)")
+            raise InvalidValueError("the training data yield no batches (empty loader?)")
         if device.type == "cpu" and cfg.tune_cpu_malloc:
             tune_cpu_allocator()
         method = self.method.to(device)

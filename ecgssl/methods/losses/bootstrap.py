@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 
 __all__ = ["byol_loss", "negative_cosine_loss"]
@@ -12,7 +13,7 @@ __all__ = ["byol_loss", "negative_cosine_loss"]
 
 def _check_pair(a: Tensor, b: Tensor, names: str) -> None:
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"{names} must both be (batch, dim), got {tuple(a.shape)}, {tuple(b.shape)}"
         )
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
@@ -14,7 +15,7 @@ __all__ = ["clocs_loss", "moco_v3_loss", "nt_xent_loss"]
 
 def _check_pair(a: Tensor, b: Tensor, names: str) -> None:
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"{names} must both be (batch, dim), got {tuple(a.shape)}, {tuple(b.shape)}"
         )
 
@@ -38,7 +39,7 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
     _check_pair(z1, z2, "z1 and z2")
     n = z1.shape[0]
     if n < 2:
-        raise ValueError("NT-Xent needs a batch of at least 2 samples to have negatives")
+        raise InvalidValueError("NT-Xent needs a batch of at least 2 samples to have negatives")
     z = F.normalize(torch.cat([z1, z2]), dim=-1)
     logits = (z @ z.T) / temperature
     logits.fill_diagonal_(float("-inf"))
@@ -70,7 +71,9 @@ def moco_v3_loss(q: Tensor, k: Tensor, temperature: float = 1.0) -> Tensor:
     check_positive(temperature, "temperature")
     _check_pair(q, k, "q and k")
     if q.shape[0] < 2:
-        raise ValueError("the MoCo v3 loss needs a batch of at least 2 samples to have negatives")
+        raise InvalidValueError(
+            "the MoCo v3 loss needs a batch of at least 2 samples to have negatives"
+        )
     logits = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).T / temperature
     targets = torch.arange(q.shape[0], device=q.device)
     return F.cross_entropy(logits, targets) * (2 * temperature)
@@ -108,19 +111,21 @@ def clocs_loss(
     """
     check_positive(temperature, "temperature")
     if embeddings.ndim != 3:
-        raise ValueError(
+        raise InvalidValueError(
             f"embeddings must be (batch, views, dim), got shape {tuple(embeddings.shape)}"
         )
     b, n_views, _ = embeddings.shape
     if n_views < 2:
-        raise ValueError(f"CLOCS needs at least 2 views per record, got {n_views}")
+        raise InvalidValueError(f"CLOCS needs at least 2 views per record, got {n_views}")
     if b < 2:
-        raise ValueError("CLOCS needs a batch of at least 2 records to have negatives")
+        raise InvalidValueError("CLOCS needs a batch of at least 2 records to have negatives")
     if patient_ids is None:
         positives = torch.eye(b, dtype=torch.bool, device=embeddings.device)
     else:
         if patient_ids.shape != (b,):
-            raise ValueError(f"patient_ids must have shape ({b},), got {tuple(patient_ids.shape)}")
+            raise InvalidValueError(
+                f"patient_ids must have shape ({b},), got {tuple(patient_ids.shape)}"
+            )
         pid = patient_ids.to(embeddings.device)
         positives = pid[:, None] == pid[None, :]
     e = F.normalize(embeddings, dim=-1)

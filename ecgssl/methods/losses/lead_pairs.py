@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.methods.losses.redundancy import batch_standardize
 from ecgssl.validation import check_in_range, check_positive
@@ -22,7 +23,7 @@ __all__ = ["bell_loss", "fuse_lead_pairs", "lead_barlow_loss"]
 
 def _check_leads(p: Tensor, z: Tensor, names: str) -> None:
     if p.shape != z.shape or p.ndim != 3:
-        raise ValueError(
+        raise InvalidValueError(
             f"{names} must both be (batch, leads, dim), got {tuple(p.shape)}, {tuple(z.shape)}"
         )
 
@@ -46,10 +47,10 @@ def fuse_lead_pairs(
     """
     check_in_range(gamma, "gamma", 0.0, 1.0)
     if pair_loss.ndim != 2 or pair_loss.shape[0] != pair_loss.shape[1]:
-        raise ValueError(f"pair_loss must be (leads, leads), got {tuple(pair_loss.shape)}")
+        raise InvalidValueError(f"pair_loss must be (leads, leads), got {tuple(pair_loss.shape)}")
     n_leads = pair_loss.shape[0]
     if n_leads < 2 and gamma < 1.0:
-        raise ValueError(
+        raise InvalidValueError(
             f"the inter-lead term needs at least 2 leads, got {n_leads}; use gamma=1 for one lead"
         )
     intra = torch.diagonal(pair_loss).mean()
@@ -60,9 +61,11 @@ def fuse_lead_pairs(
         inter = pair_loss[off_diag].mean()
     else:
         if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.shape[0] == 0:
-            raise ValueError(f"pairs must be a non-empty (P, 2) tensor, got {tuple(pairs.shape)}")
+            raise InvalidValueError(
+                f"pairs must be a non-empty (P, 2) tensor, got {tuple(pairs.shape)}"
+            )
         if bool((pairs[:, 0] == pairs[:, 1]).any()):
-            raise ValueError("inter-lead pairs must join different leads (i != j)")
+            raise InvalidValueError("inter-lead pairs must join different leads (i != j)")
         inter = pair_loss[pairs[:, 0], pairs[:, 1]].mean()
     loss = gamma * intra + (1.0 - gamma) * inter
     return loss, intra, inter
@@ -136,7 +139,7 @@ def lead_barlow_loss(
     _check_leads(z1, z2, "z1 and z2")
     b = z1.shape[0]
     if b < 2:
-        raise ValueError("batch statistics need a batch of at least 2 samples")
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
     c = torch.einsum("bid,bje->ijde", batch_standardize(z1), batch_standardize(z2)) / b
     diag = torch.diagonal(c, dim1=2, dim2=3)  # (L, L, dim)
     on_diag = (1 - diag).pow(2).sum(dim=-1)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
@@ -14,11 +15,11 @@ __all__ = ["barlow_twins_loss", "batch_standardize", "vicreg_loss"]
 
 def _check_pair(a: Tensor, b: Tensor) -> None:
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"z1 and z2 must both be (batch, dim), got {tuple(a.shape)}, {tuple(b.shape)}"
         )
     if a.shape[0] < 2:
-        raise ValueError("batch statistics need a batch of at least 2 samples")
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
 
 
 def batch_standardize(z: Tensor, eps: float = 1e-5, dim: int = 0) -> Tensor:
