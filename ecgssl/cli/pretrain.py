@@ -76,7 +76,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the encoder (OUT/encoder: config.json + model.safetensors), "
-                   "checkpoints and results")  # fmt: skip
+                   "checkpoints, logs and results (default: a new folder runs/METHOD-N under "
+                   "$ECGSSL_RUNS_DIR, else ./runs; printed at the start)")  # fmt: skip
     p.add_argument("--label-fractions", default="0.01,0.1,1.0",
                    help="comma-separated label fractions for the linear probe")  # fmt: skip
     p.add_argument("--no-baseline", action="store_true", help="skip the random-init baseline")
@@ -132,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     ecgssl.METHODS.canonical(args.method)
     encoder = parse_spec(args.encoder, "--encoder")
     _check_training_options(args, overrides)
+    if args.out is None:
+        args.out = default_out(args.method)
+        print(f"saving the run to {args.out} (choose another folder with --out)")
     dataset = load_cli_dataset(args, progress=not args.no_progress)
     print(dataset.summary())
     results = []
@@ -145,6 +149,17 @@ def run(args: argparse.Namespace) -> int:
     if len(seed_list) > 1 and results[0] is not None:
         _print_mean(args, fracs, seed_list, results)
     return 0
+
+
+def default_out(method: str) -> Path:
+    """A new run folder: ``$ECGSSL_RUNS_DIR/METHOD-N`` (default ``./runs``), N = 1, 2, ..."""
+    import os
+
+    root = Path(os.environ.get("ECGSSL_RUNS_DIR") or "runs").expanduser()
+    n = 1
+    while (root / f"{method}-{n}").exists():
+        n += 1
+    return root / f"{method}-{n}"
 
 
 def _check_training_options(args: argparse.Namespace, overrides: dict[str, Any]) -> None:

@@ -571,7 +571,7 @@ class Pretrainer:
                         "momentum": p.tau if method.uses_momentum else math.nan,
                     }  # fmt: skip
                     if cfg.progress and main:
-                        bar.set_postfix(loss=f"{float(loss):.4f}",
+                        bar.set_postfix(loss=f"{float(loss.detach()):.4f}",
                                         lr=f"{optimizer.param_groups[0]['lr']:.2e}")  # fmt: skip
                 elif cfg.nan_policy == "skip":
                     p.skipped += 1
