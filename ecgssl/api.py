@@ -278,12 +278,15 @@ def embed(
     batch_size: int = 256,
     device: str = "auto",
     per_lead: bool = False,
+    amp: bool | str = "auto",
 ) -> np.ndarray:
     """Embed (records, leads, time) signals with a frozen encoder; see
     :func:`ecgssl.evaluation.embed`."""
     if isinstance(encoder, PretrainResult):
         encoder = encoder.encoder
-    return _embed(encoder, signals, batch_size=batch_size, device=device, per_lead=per_lead)
+    return _embed(
+        encoder, signals, batch_size=batch_size, device=device, per_lead=per_lead, amp=amp
+    )
 
 
 def _refuse_plain_module(encoder: object) -> None:

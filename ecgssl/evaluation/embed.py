@@ -9,6 +9,7 @@ from torch import Tensor
 from ecgssl.data.base import ECGDataset
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
+from ecgssl.precision import resolve_amp
 from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.validation import check_positive, check_signal
 
@@ -22,6 +23,7 @@ def embed(
     batch_size: int = 256,
     device: str | torch.device = "auto",
     per_lead: bool = False,
+    amp: bool | str = "auto",
 ) -> np.ndarray:
     """Representations of ``signals`` from a frozen encoder (eval mode), as float32 numpy.
 
@@ -31,6 +33,9 @@ def embed(
         batch_size: Records per forward pass.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         per_lead: Return per-lead latents (records, leads, D) (multi-branch encoders only).
+        amp: Mixed precision of the forward passes (:func:`ecgssl.precision.resolve_amp`):
+            ``"auto"`` uses autocast on CUDA and on CPUs with fast bfloat16, ``True`` forces
+            it, ``False`` keeps float32. The embeddings are returned as float32 either way.
 
     Returns:
         (records, output_dim) embeddings, or (records, leads, per_lead_dim) with ``per_lead``.
@@ -43,6 +48,7 @@ def embed(
     check_signal(x, name="signals to embed", n_leads=encoder.n_leads, min_length=encoder.min_length)
     check_positive(batch_size, "batch_size")
     dev = resolve_device(device)
+    plan = resolve_amp(amp, dev)
     if dev.type == "cpu":
         tune_cpu_allocator()  # large CPU tensors reuse freed memory: no page-fault storm
     was_training = encoder.training
@@ -53,7 +59,8 @@ def embed(
         outs = []
         for start in range(0, x.shape[0], int(batch_size)):
             xb = x[start : start + int(batch_size)].to(dev, dtype=torch.float32)
-            out = encoder.forward_leads(xb) if per_lead else encoder(xb)
+            with plan.autocast():
+                out = encoder.forward_leads(xb) if per_lead else encoder(xb)
             outs.append(out.float().cpu())
         encoder.to(model_dev)
     finally:

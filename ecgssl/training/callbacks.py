@@ -91,6 +91,7 @@ class RunState:
         history: Per-epoch history rows so far (restored ones included after a resume).
         resumed_from: The checkpoint the run continued from, or ``None``.
         is_main: Whether this is rank 0 (always true in a one-process run).
+        precision: Precision of the forward passes: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
     """
 
     method: SSLMethod
@@ -105,6 +106,7 @@ class RunState:
     history: list[dict[str, float]] = field(default_factory=list)
     resumed_from: Path | None = None
     is_main: bool = True
+    precision: str = "fp32"
     #: Metrics published during the epoch in progress: the last value of each goes into the
     #: epoch's history row (and into mid-epoch checkpoints, so that a resume keeps them).
     pending: dict[str, float] = field(default_factory=dict)

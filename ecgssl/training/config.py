@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ecgssl.errors import InvalidValueError
+from ecgssl.precision import check_amp
 
 __all__ = ["PretrainConfig"]
 
@@ -38,7 +39,12 @@ class PretrainConfig:
         warmup_steps: Linear warm-up length in steps; when set it replaces ``warmup_epochs``.
         min_lr_ratio: Final learning rate of the cosine schedule, as a fraction of ``lr``.
         grad_clip: Clip the global gradient norm to this value (``None`` or 0: no clipping).
-        amp: Mixed precision on CUDA (``"auto"``: on for CUDA, off on CPU; bool to force).
+        amp: Mixed precision of the forward passes (:mod:`ecgssl.precision`). ``"auto"``: on
+            CUDA always (bfloat16, or float16 with a gradient scaler); on CPU bfloat16 only
+            where the CPU has bfloat16 units (AVX-512 BF16/AMX) and a timed matmul shows it is
+            not slower than float32, else off. ``True`` forces it (bfloat16 on CPU, with a
+            warning where slow), ``False`` turns it off. Weights, optimiser state, EMA
+            targets and losses stay float32.
         device: ``"auto"`` (CUDA if available, else CPU), or a torch device string (a
             ``torch.device`` is converted to its string).
         seed: Seed for weights, batch order and augmentations.
@@ -171,8 +177,7 @@ class PretrainConfig:
                 f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
             )
         self.optimizer = self.optimizer.lower()
-        if not (self.amp is True or self.amp is False or self.amp == "auto"):
-            raise InvalidValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+        check_amp(self.amp)
         if isinstance(self.device, torch.device):
             self.device = str(self.device)
         if not isinstance(self.device, str) or not self.device.strip():

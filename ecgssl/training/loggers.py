@@ -79,7 +79,7 @@ class JSONLLogger(Callback):
             self._file = self.path.open("w")
         self._write("start", {
             "step": run.step, "time": time.time(), "method": run.method.name,
-            "config": run.config.to_dict(), "signal": run.signal,
+            "config": run.config.to_dict(), "signal": run.signal, "precision": run.precision,
             "resumed_from": None if run.resumed_from is None else str(run.resumed_from),
         })  # fmt: skip
 

@@ -37,6 +37,7 @@ from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
 from ecgssl.errors import ECGSSLError, InvalidTypeError, InvalidValueError
 from ecgssl.methods.base import SSLMethod
+from ecgssl.precision import AmpPlan, resolve_amp
 from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.training.batches import LoaderBatches, TensorBatches
 from ecgssl.training.callbacks import Callback, CallbackList, RunState
@@ -102,6 +103,8 @@ class PretrainResult:
         skipped_batches: Batches dropped because of a non-finite loss (``nan_policy="skip"``).
         resumed_from: The checkpoint the run continued from, or ``None``.
         metadata: The facts the Pretrainer stored in its checkpoints (dataset...).
+        precision: Precision of the forward passes: ``"bf16"`` or ``"fp16"`` (autocast, see
+            ``PretrainConfig.amp``) or ``"fp32"``; checkpoints and ``log.jsonl`` record it too.
     """
 
     encoder: Encoder
@@ -113,6 +116,7 @@ class PretrainResult:
     skipped_batches: int = 0
     resumed_from: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
     @property
     def final_loss(self) -> float:
@@ -164,7 +168,8 @@ class _Progress:
 
 class Pretrainer:
     """Fits an :class:`~ecgssl.methods.base.SSLMethod` with AdamW/LARS, warm-up + cosine LR,
-    EMA target updates every step, gradient clipping, AMP on CUDA and atomic checkpoints.
+    EMA target updates every step, gradient clipping, mixed precision (CUDA, and CPUs with
+    fast bfloat16) and atomic checkpoints.
 
     Args:
         method: The SSL method (holding its encoder).
@@ -233,7 +238,8 @@ class Pretrainer:
                 f"{list(STANDARD_LEADS)}, but the data's leads are {list(leads)}"
             )
 
-    def _check_resume(self, ckpt: dict[str, Any], path: Path, steps_per_epoch: int) -> None:
+    def _check_resume(self, ckpt: dict[str, Any], path: Path, steps_per_epoch: int,
+                      precision: str) -> None:  # fmt: skip
         m, sig = self.method, self.signal
         check_checkpoint(
             ckpt, source=f"cannot resume from {path}", method=m.name, hparams=m.hparams,
@@ -255,8 +261,13 @@ class Pretrainer:
             )
         old = ckpt.get("config", {})
         changed = [k for k in _TRAJECTORY if k in old and old[k] != getattr(self.config, k)]
-        if changed and main:
-            detail = ", ".join(f"{k}: {old[k]!r} -> {getattr(self.config, k)!r}" for k in changed)
+        details = [f"{k}: {old[k]!r} -> {getattr(self.config, k)!r}" for k in changed]
+        theirs_precision = ckpt.get("precision", {}).get("autocast")
+        if theirs_precision is not None and theirs_precision != precision and "amp" not in changed:
+            details.append(f"autocast: {theirs_precision} -> {precision} (amp='auto' decides "
+                           "per machine; set amp=True/False to pin it)")  # fmt: skip
+        if details and main:
+            detail = ", ".join(details)
             warnings.warn(
                 f"resuming from {path} with changed settings ({detail}); the run will not "
                 "match an uninterrupted one",
@@ -267,7 +278,7 @@ class Pretrainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def _state(self, p: _Progress, optimizer: Any, scaler: Any, aug_gen: torch.Generator,
                batches: TensorBatches | LoaderBatches, schedule: dict[str, Any],
-               steps_per_epoch: int) -> dict[str, Any]:  # fmt: skip
+               steps_per_epoch: int, amp: AmpPlan) -> dict[str, Any]:  # fmt: skip
         m, sig = self.method, self.signal
         mid_epoch = p.batch_in_epoch > 0
         cuda_rng = torch.cuda.get_rng_state() if torch.cuda.is_available() else None
@@ -286,6 +297,7 @@ class Pretrainer:
             "augmentation": repr(self.views),
             "metadata": self.metadata,
             "config": self.config.to_dict(),
+            "precision": {"autocast": amp.label, "reason": amp.reason},
             "epoch": p.epoch,
             "step": p.step,
             "batch_in_epoch": p.batch_in_epoch,
@@ -458,9 +470,8 @@ class Pretrainer:
         lr_factor = warmup_cosine(total, warmup, cfg.min_lr_ratio)
         schedule = {"name": "warmup_cosine", "total_steps": total, "warmup_steps": warmup,
                     "min_lr_ratio": cfg.min_lr_ratio, "base_lrs": base_lrs}  # fmt: skip
-        use_amp = device.type == "cuda" and cfg.amp in (True, "auto")
-        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+        amp = resolve_amp(cfg.amp, device, log=main)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp.needs_grad_scaler)
 
         p = _Progress(tau=method.momentum)
         ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
@@ -475,7 +486,7 @@ class Pretrainer:
         source = self._resume_source(ckpt_dir)
         if source is not None:
             path, ckpt = source
-            self._check_resume(ckpt, path, steps_per_epoch)
+            self._check_resume(ckpt, path, steps_per_epoch, amp.label)
             self._restore(ckpt, path, p, optimizer, scaler, aug_gen, batches)
             resumed_from = path
         callbacks = self.callbacks
@@ -483,13 +494,14 @@ class Pretrainer:
             method=method, config=cfg, device=device, signal=self.signal,
             steps_per_epoch=steps_per_epoch, total_steps=total, n_epochs=n_epochs, step=p.step,
             epoch=p.epoch, history=p.history, resumed_from=resumed_from, is_main=main,
-            pending=p.metrics, callbacks=callbacks,
+            pending=p.metrics, callbacks=callbacks, precision=amp.label,
         )  # fmt: skip
 
         def save() -> None:
             assert ckpt_dir is not None
             check_replicas(method, f"at step {p.step}")
-            state = self._state(p, optimizer, scaler, aug_gen, batches, schedule, steps_per_epoch)
+            state = self._state(p, optimizer, scaler, aug_gen, batches, schedule,
+                                steps_per_epoch, amp)  # fmt: skip
             if not main:  # rank 0 writes; the others only took part in gathering the state
                 p.last_ckpt = ckpt_dir / checkpoint_name(p.epoch, p.step)
                 return
@@ -543,10 +555,7 @@ class Pretrainer:
                     v1, v2 = self.views(x, fs, aug_gen)
                 self.signal.setdefault("window_samples", int(v1.shape[-1]))
                 self.signal.setdefault("window_seconds", v1.shape[-1] / fs)
-                autocast = (
-                    torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
-                )
-                with autocast:
+                with amp.autocast():  # forward passes only; losses upcast to float32
                     out = step_fn(v1, v2, **step_kwargs)
                 loss = out["loss"]
                 step_logs: dict[str, float] | None = None
@@ -629,7 +638,7 @@ class Pretrainer:
         return PretrainResult(
             encoder=method.encoder, method=method, history=p.history, checkpoint_path=p.last_ckpt,
             config=cfg, signal=dict(self.signal), skipped_batches=p.skipped,
-            resumed_from=resumed_from, metadata=dict(self.metadata),
+            resumed_from=resumed_from, metadata=dict(self.metadata), precision=amp.label,
         )  # fmt: skip
 
 
