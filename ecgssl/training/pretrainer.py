@@ -470,7 +470,8 @@ class Pretrainer:
         lr_factor = warmup_cosine(total, warmup, cfg.min_lr_ratio)
         schedule = {"name": "warmup_cosine", "total_steps": total, "warmup_steps": warmup,
                     "min_lr_ratio": cfg.min_lr_ratio, "base_lrs": base_lrs}  # fmt: skip
-        amp = resolve_amp(cfg.amp, device, log=main)
+        # Rank 0 decides (amp="auto" times the CPU) so that every rank runs the same precision.
+        amp: AmpPlan = broadcast_object(resolve_amp(cfg.amp, device) if main else None)
         scaler = torch.amp.GradScaler("cuda", enabled=amp.needs_grad_scaler)
 
         p = _Progress(tau=method.momentum)
