@@ -2,9 +2,12 @@
 
 For bell, byol and simclr on their default (multi-branch) encoder: pretraining samples/s of
 one full step (two views -> forward -> backward -> optimiser step -> EMA update) at
-100 Hz x 2.5 s and 500 Hz x 10 s, batch 64 and 256; the step's FLOPs counted with
-``torch.utils.flop_counter.FlopCounterMode``, the achieved GFLOP/s and its fraction of the
-fp32 matmul peak measured in the same process; peak memory. Then the augmentation pipelines
+100 Hz x 2.5 s and 500 Hz x 10 s, batch 64 and 256, in float32 or under bfloat16 autocast
+(``--amp``); peak memory. Each step row carries a roofline measured in the same run, right
+after the step (same machine load): the fp32 and the bf16 matmul peak (GFLOP/s), the memory
+bandwidth (a 256 MiB copy, GB/s), the step's FLOPs (``torch.utils.flop_counter.FlopCounterMode``)
+and its estimated memory traffic (every aten op reading its inputs and writing its outputs,
+views excluded), so a reader sees whether compute or memory binds. Then the augmentation pipelines
 against ``ecg-augmentations`` 1.0.1 (same transforms, same batch), the multi-branch encoder
 against a naive per-lead ``nn.ModuleList`` loop, and reads of a memory-mapped dataset cache.
 Prints one table and writes it as JSON::
@@ -12,6 +15,7 @@ Prints one table and writes it as JSON::
     pip install -r benchmarks/requirements.txt     # references (benchmarks only)
     python benchmarks/speed.py --quick             # 100 Hz only, a few minutes on 2 cores
     python benchmarks/speed.py --json benchmarks/results/speed.json
+    python benchmarks/speed.py --quick --amp auto  # bf16 rows where the CPU/GPU has fast bf16
 
 Variants compared by a ratio are timed interleaved (A, B, A, B, ...) and the median of the
 repeats is reported, so that ratios stay meaningful on a shared machine.
@@ -20,6 +24,7 @@ repeats is reported, so that ratios stay meaningful on a shared machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +51,7 @@ from ecgssl.augment.crop import RandomResizedCrop
 from ecgssl.augment.masking import TimeMask
 from ecgssl.augment.noise import BaselineWander, GaussianNoise
 from ecgssl.encoders.multibranch import MultiBranchEncoder
+from ecgssl.precision import AmpPlan, resolve_amp
 from ecgssl.registry import ENCODERS, METHODS
 from ecgssl.training.allocator import tune_cpu_allocator
 
@@ -65,18 +73,83 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
-def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
-    """Best-of-``repeats`` fp32 GFLOP/s of an n x n matmul (the roofline this machine offers)."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    a @ b
+def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5,
+                dtype: torch.dtype = torch.float32, budget_s: float = 0.25) -> float:  # fmt: skip
+    """Best GFLOP/s of square matmuls up to n x n in ``dtype`` (the compute roofline).
+
+    Sizes double from 256 to ``n``, ``repeats`` calls each, and stop growing once one call
+    takes longer than ``budget_s``: an emulated bfloat16 (a CPU without AVX-512 BF16/AMX) runs
+    at ~1 GFLOP/s, where one 2048 x 2048 matmul would take half a minute.
+    """
+    best_rate, size = 0.0, min(256, n)
+    while size <= n:
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        a @ b
+        best = float("inf")
+        for _ in range(repeats):
+            sync(device)
+            t0 = time.perf_counter()
+            a @ b
+            sync(device)
+            best = min(best, time.perf_counter() - t0)
+            if best > budget_s:
+                break
+        best_rate = max(best_rate, 2 * size**3 / best / 1e9)
+        if best > budget_s / 4:  # the next size is 8x the work
+            break
+        size *= 2
+    return best_rate
+
+
+def copy_bandwidth(device: torch.device, mib: int = 256, repeats: int = 3) -> float:
+    """Best GB/s of copying a ``mib`` MiB float32 tensor into another (read + write bytes).
+
+    A preallocated destination (``copy_``, not ``clone``) keeps page faults out of it: this
+    is the streaming bandwidth a step's activations see once the allocator reuses memory.
+    """
+    n = mib * 2**20 // 4
+    src, dst = torch.ones(n, device=device), torch.empty(n, device=device)
+    dst.copy_(src)
     best = float("inf")
     for _ in range(repeats):
         sync(device)
         t0 = time.perf_counter()
-        a @ b
+        dst.copy_(src)
         sync(device)
         best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+    return 2 * n * 4 / best / 1e9
+
+
+def roofline(device: torch.device) -> dict[str, float]:
+    """fp32 and bf16 matmul peaks (GFLOP/s) and copy bandwidth (GB/s), measured now."""
+    return {
+        "fp32_peak_gflop_per_s": matmul_peak(device, repeats=3),
+        "bf16_peak_gflop_per_s": matmul_peak(device, repeats=3, dtype=torch.bfloat16),
+        "bandwidth_gb_per_s": copy_bandwidth(device),
+    }
+
+
+class ByteCounter(TorchDispatchMode):
+    """Estimated memory traffic: the bytes of every aten op's tensor inputs and outputs.
+
+    Assumes each op reads its operands from memory and writes its results back (no cache
+    reuse between ops; re-reads inside an op, e.g. a matmul's tiles, are not counted). View
+    ops move nothing and are skipped. Small working sets that stay in cache make the real
+    DRAM traffic lower, so "GB/s" from this estimate can exceed the copy bandwidth.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        if not getattr(func, "is_view", False):
+            for t in pytree.tree_leaves((args, kwargs, out)):
+                if isinstance(t, torch.Tensor):
+                    self.bytes += t.numel() * t.element_size()
+        return out
 
 
 def build_method(name: str, n_leads: int, device: torch.device) -> torch.nn.Module:
@@ -85,14 +158,18 @@ def build_method(name: str, n_leads: int, device: torch.device) -> torch.nn.Modu
     return METHODS.build(name, encoder=enc).to(device)
 
 
-def make_step(method: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    """One pretraining step on fixed views (augmentation is timed separately)."""
+def make_step(method: torch.nn.Module, x: torch.Tensor, amp: AmpPlan | None = None
+              ) -> Callable[[], None]:  # fmt: skip
+    """One pretraining step on fixed views (augmentation is timed separately), with the
+    forward pass under ``amp``'s autocast as the Pretrainer runs it."""
     opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=1e-3)
     v1, v2 = x, x.flip(-1).contiguous()
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        method.training_step(v1, v2)["loss"].backward()  # type: ignore[operator]
+        with amp.autocast() if amp is not None else contextlib.nullcontext():
+            loss = method.training_step(v1, v2)["loss"]  # type: ignore[operator]
+        loss.backward()
         opt.step()
         if method.uses_momentum:  # type: ignore[truthy-function]
             method.update_target(0.5)  # type: ignore[operator]
@@ -138,9 +215,20 @@ def count_flops(method: torch.nn.Module, step: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
-def bench_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
+def count_bytes(step: Callable[[], None]) -> int:
+    """Estimated bytes one step moves (:class:`ByteCounter`), in the layout it runs."""
+    with ByteCounter() as counter:
+        step()
+    return counter.bytes
+
+
+def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -> list[dict]:
     rows = []
     configs = CONFIGS[:2] if args.quick else CONFIGS
+    configs = tuple(c for c in configs if not args.batch or c[2] in args.batch)
+    print(f"  {'method':<7} {'input':>16} {'batch':>5} {'prec':>4} {'samples/s':>9} "
+          f"{'GFLOP/s':>8} {'%fp32':>6} {'%bf16':>7} {'GB/step':>7} {'GB/s':>6} {'%bw':>5} "
+          f"{'FLOP/B':>6} {'bound':>7} {'RSS MB':>7}")  # fmt: skip
     for fs, seconds, batch in configs:
         t = round(fs * seconds)
         need = _step_memory_estimate(batch, t)
@@ -153,12 +241,13 @@ def bench_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
             continue
         x = torch.randn(batch, 12, t, device=device)
         big = batch * t > 64 * 2500
-        for name in METHOD_NAMES:
+        for name in args.methods:
             torch.manual_seed(0)
             method = build_method(name, 12, device)
-            step = make_step(method, x)
+            step = make_step(method, x, amp)
             step()  # warm-up (allocations, oneDNN primitive cache)
             flops = count_flops(method, step)
+            moved = count_bytes(step)
             times = []
             for _ in range(1 if big else (2 if args.quick else 5)):
                 sync(device)
@@ -167,19 +256,31 @@ def bench_methods(args: argparse.Namespace, device: torch.device) -> list[dict]:
                 sync(device)
                 times.append(time.perf_counter() - t0)
             sec = statistics.median(times)
-            gflops = flops / sec / 1e9
-            # The matmul peak measured right after the step, under the same machine load.
-            peak = max(matmul_peak(device, repeats=3), 1e-9)
+            gflops, gbps = flops / sec / 1e9, moved / sec / 1e9
+            # The roofline measured right after the step, under the same machine load.
+            roof = roofline(device)
+            fp32, bf16, bw = (max(roof[k], 1e-9) for k in roof)
+            # The compute roof of this step's precision. The step needs at least FLOPs / peak
+            # and at least bytes / bandwidth; the longer of the two minimums is the bound.
+            compute_peak = bf16 if amp.label == "bf16" else fp32
+            t_compute, t_memory = flops / 1e9 / compute_peak, moved / 1e9 / bw
+            bound = "compute" if t_compute >= t_memory else "memory"
             rows.append({
                 "method": name, "fs": fs, "seconds": seconds, "batch": batch,
-                "samples_per_s": batch / sec, "gflop_per_step": flops / 1e9,
-                "gflop_per_s": gflops, "matmul_peak_gflop_per_s": peak,
-                "fraction_of_peak": gflops / peak,
+                "precision": amp.label, "samples_per_s": batch / sec,
+                "gflop_per_step": flops / 1e9, "gflop_per_s": gflops, **roof,
+                "matmul_peak_gflop_per_s": fp32, "fraction_of_peak": gflops / fp32,
+                "fraction_of_bf16_peak": gflops / bf16, "gb_per_step": moved / 1e9,
+                "gb_per_s": gbps, "fraction_of_bandwidth": gbps / bw,
+                "flop_per_byte": flops / max(moved, 1), "bound": bound,
                 "peak_memory_mb": peak_memory_mb(device),
             })  # fmt: skip
-            print(f"  {name:<7} {fs:5.0f} Hz x {seconds:4.1f} s  batch {batch:4d}: "
-                  f"{batch / sec:8.1f} samples/s  {gflops:6.1f} GFLOP/s "
-                  f"({100 * gflops / peak:4.1f} % of {peak:.0f})", flush=True)  # fmt: skip
+            print(f"  {name:<7} {fs:5.0f} Hz x {seconds:4.1f} s {batch:5d} {amp.label:>4} "
+                  f"{batch / sec:9.1f} {gflops:8.1f} {100 * gflops / fp32:5.1f}% "
+                  f"{100 * gflops / bf16:6.0f}% {moved / 1e9:7.2f} {gbps:6.1f} "
+                  f"{100 * gbps / bw:4.0f}% {flops / max(moved, 1):6.1f} {bound:>7} "
+                  f"{peak_memory_mb(device):7.0f}   (roof: fp32 {fp32:.0f}, bf16 {bf16:.3g} "
+                  f"GFLOP/s, {bw:.1f} GB/s)", flush=True)  # fmt: skip
             del method, step
     return rows
 
@@ -350,6 +451,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", default="benchmarks/results/speed.json")
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc malloc as is (default: tuned, as the Pretrainer does)")  # fmt: skip
+    parser.add_argument("--amp", choices=["off", "bf16", "auto"], default="off",
+                        help="pretraining steps in float32 (off), under forced bfloat16 autocast "
+                        "(bf16), or as PretrainConfig(amp='auto') decides on this machine")  # fmt: skip
+    parser.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
+    parser.add_argument("--batch", nargs="+", type=int, default=[],
+                        help="only these batch sizes of the pretraining step (default: all)")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["methods", "compile", "augment", "encoder", "cache"])  # fmt: skip
     args = parser.parse_args(argv)
@@ -359,16 +466,24 @@ def main(argv: list[str] | None = None) -> dict:
     # so that these numbers are the ones training gets. References run in this process too.
     malloc_tuned = False if args.system_malloc else tune_cpu_allocator()
     load = os.getloadavg()[0]
-    peak = matmul_peak(device)
+    amp = resolve_amp({"off": False, "bf16": True, "auto": "auto"}[args.amp], device, log=False)
+    roof = roofline(device)
+    peak = roof["fp32_peak_gflop_per_s"]
     print(f"{platform.processor() or platform.machine()} | device={device} threads={args.threads} "
           f"torch={torch.__version__} | malloc tuned={malloc_tuned} | load1={load:.2f} | "
-          f"fp32 matmul peak {peak:.0f} GFLOP/s")  # fmt: skip
+          f"matmul peak fp32 {peak:.0f}, bf16 {roof['bf16_peak_gflop_per_s']:.3g} GFLOP/s | "
+          f"copy bandwidth {roof['bandwidth_gb_per_s']:.1f} GB/s\n"
+          f"--amp {args.amp}: autocast {amp.label} ({amp.reason})")  # fmt: skip
     out: dict = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
                  "malloc_tuned": malloc_tuned, "load1_start": load,
-                 "matmul_peak_gflop_per_s": peak}  # fmt: skip
+                 "matmul_peak_gflop_per_s": peak, **roof, "amp": args.amp,
+                 "precision": amp.label, "precision_reason": amp.reason}  # fmt: skip
     if "methods" not in args.skip:
-        print("pretraining step (forward + backward + optimiser + EMA), default encoder:")
-        out["methods"] = bench_methods(args, device)
+        print("pretraining step (forward + backward + optimiser + EMA), default encoder; "
+              "%fp32/%bf16: achieved GFLOP/s over each matmul peak; GB: estimated traffic; "
+              "bound: the longer of FLOPs / peak (of the step's precision) and bytes / copy "
+              "bandwidth:")  # fmt: skip
+        out["methods"] = bench_methods(args, device, amp)
     if "compile" not in args.skip:
         print("torch.compile (PretrainConfig.compile=True) vs eager, bell, 100 Hz x 2.5 s:")
         out["compile"] = bench_compile(args, device)
