@@ -1,4 +1,5 @@
-"""Shared test setup: runs that `ecgssl pretrain` saves by default go to a temporary folder."""
+"""Shared test setup: runs that `ecgssl pretrain` saves by default go to a temporary folder, and
+amp="auto" never turns bfloat16 autocast on (results must not depend on the CPU)."""
 
 from __future__ import annotations
 
