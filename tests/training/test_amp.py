@@ -105,3 +105,16 @@ def test_false_is_off_without_asking_the_cpu(monkeypatch):
     t, seen = trainer("bell", False)
     assert t.fit(signals(), fs=FS).precision == "fp32"
     assert [s[0] for s in seen] == [False, False]
+
+
+def test_resume_warns_when_auto_decides_differently(monkeypatch, tmp_path):
+    """amp="auto" in both runs, but the checkpoint was trained in bf16 and this machine
+    says fp32: the resumed run will not match, and the warning says why."""
+    monkeypatch.setattr(precision, "cpu_bf16_status", lambda: CpuBf16Status(True, "fast"))
+    t, _ = trainer("bell", "auto", checkpoint_dir=tmp_path)
+    first = t.fit(signals(), fs=FS)
+    assert load_checkpoint(first.checkpoint_path)["precision"]["autocast"] == "bf16"
+    monkeypatch.setattr(precision, "cpu_bf16_status", lambda: CpuBf16Status(False, "slow"))
+    t, _ = trainer("bell", "auto", checkpoint_dir=tmp_path, steps=3, resume="auto")
+    with pytest.warns(RuntimeWarning, match="autocast: bf16 -> fp32"):
+        assert t.fit(signals(), fs=FS).precision == "fp32"
