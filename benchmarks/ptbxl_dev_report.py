@@ -59,12 +59,25 @@ def paired_gain_ci(
     return gain, float(lo), float(hi)
 
 
+def _describe_views(aug: str) -> str:
+    """A compact name for a JSON view pipeline: its ops joined by '+', key numbers in ()."""
+
+    def one(spec: dict) -> str:
+        if spec.get("name") == "random_apply":
+            return one(spec["transform"])
+        args = [f"{v}" for k, v in spec.items() if k not in ("name", "p")]
+        return spec["name"] + (f"({', '.join(args)})" if args else "")
+
+    return "+".join(one(s) for s in json.loads(aug))
+
+
 def dev_table(rows: list[dict]) -> str:
     """One line per dev-mode row (fold 8), in the order the rows were run."""
     lines = [
-        "| row | method | steps x batch | change from the baseline | pretrain s (1 thread) | "
-        "pretrained | random init | gain | effective rank | final loss |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| row | method | steps x batch | change from the baseline | pretrain s | "
+        "pretrained (10 %) | random init (10 %) | gain (10 %) | gain (100 %) | effective rank | "
+        "final loss |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if r.get("mode") != "dev":
@@ -74,13 +87,15 @@ def dev_table(rows: list[dict]) -> str:
             + ([f"lr={r['lr']:g}"] if r["lr"] != 1e-3 else [])
             + (["+HCE"] if r["hce"] else [])
             + ([f"views={r['strength']}"] if r["strength"] != "default" else [])
-            + (["views=crop+resized crop(0.5-1)+time-out+gain+noise"] if r.get("aug") else [])
+            + ([f"views={_describe_views(r['aug'])}"] if r.get("aug") else [])
+            + ([f"window={r['window']:g} s"] if r.get("window", 2.5) != 2.5 else [])
         )  # fmt: skip
         rank = r.get("health/effective_rank")
         lines.append(
             f"| {r['tag']} | {r['method']} | {r['steps']} x {r['batch_size']} | {change or '-'} | "
             f"{r['pretrain_seconds']:.0f} | {r['ssl/linear_val@0.1']:.4f} | "
             f"{r['random/linear_val@0.1']:.4f} | {r['gain/linear_val@0.1']:+.4f} | "
+            f"{'' if r.get('gain/linear_val@1') is None else format(r['gain/linear_val@1'], '+.4f')} | "
             f"{'' if rank is None else f'{rank:.1f}'} | {r['final_loss']:.3f} |"
         )
     return "\n".join(lines)
