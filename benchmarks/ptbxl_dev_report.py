@@ -65,7 +65,7 @@ def _describe_views(aug: str) -> str:
     def one(spec: dict) -> str:
         if spec.get("name") == "random_apply":
             return one(spec["transform"])
-        args = [f"{v}" for k, v in spec.items() if k not in ("name", "p")]
+        args = [f"{v}" for k, v in spec.items() if k != "name"]
         return spec["name"] + (f"({', '.join(args)})" if args else "")
 
     return "+".join(one(s) for s in json.loads(aug))
