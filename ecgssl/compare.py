@@ -218,11 +218,12 @@ FEW_STEPS = 100
 
 
 def _warn_if_few_steps(dataset: ECGDataset, cfg: CompareConfig, log: Callable[[str], None]) -> None:
-    """Say so when the epoch budget gives each SSL method only a handful of optimiser steps.
+    """Say so when the budget gives each SSL method only a handful of optimiser steps.
 
     Epochs scale with the dataset: 20 epochs are 200 steps on the built-in 1000 records at
     batch 64, but 40 on LUDB's 140 training records, where no method beat random init until
-    the budget was raised (``benchmarks/results/ludb-200-epochs``).
+    the budget was raised (``benchmarks/results/ludb-200-epochs``). The default (the recipes'
+    budget, capped at 50 epochs) gives 100 steps there.
     """
     if all(parse_method(m)[0] in BASELINES for m in cfg.methods):
         return
