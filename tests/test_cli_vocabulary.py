@@ -68,6 +68,7 @@ def test_ecgssl_errors_are_one_line(capsys):
 
 def test_a_bug_shows_its_traceback(monkeypatch):
     """A plain ValueError from inside a command is a bug, not a user error: it propagates."""
+
     def broken(args):
         raise ValueError("internal invariant violated")
 
