@@ -5,8 +5,11 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,6 +24,7 @@ __all__ = [
     "check_positive",
     "check_signal",
     "lead_indices",
+    "plain_value",
 ]
 
 #: The standard 12-lead order used throughout ecgssl.
@@ -204,3 +208,38 @@ def lead_indices(requested: Sequence[str], available: Sequence[str]) -> list[int
             f"unknown lead name(s) {', '.join(hints)}; available leads: {avail}"
         )
     return [avail.index(v) for v in requested]
+
+
+def plain_value(
+    obj: Any, name: str = "value", *, tensors: bool = False, tuples: bool = False,
+    store: str = "a JSON file",
+) -> Any:  # fmt: skip
+    """A copy of ``obj`` made of plain data: dicts (string keys), lists, str, int, float, bool
+    and None; numpy scalars and arrays become Python values and lists, paths strings, tuples
+    lists (``tuples=True`` keeps them); tensors pass with ``tensors=True``.
+
+    Raises:
+        InvalidTypeError: anything else; the message names where it sits and says which
+            ``store`` (e.g. "a checkpoint") cannot hold it.
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if tensors and isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+
+    def inner(value: Any, where: str) -> Any:
+        return plain_value(value, where, tensors=tensors, tuples=tuples, store=store)
+
+    if isinstance(obj, Mapping):
+        return {str(k): inner(v, f"{name}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [inner(v, f"{name}[{i}]") for i, v in enumerate(obj)]
+        return tuple(items) if tuples and isinstance(obj, tuple) else items
+    raise InvalidTypeError(
+        f"{name} holds a {type(obj).__name__}, which {store} cannot store; use numbers, "
+        "strings, lists and dicts"
+    )

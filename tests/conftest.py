@@ -4,6 +4,7 @@ amp="auto" never turns bfloat16 autocast on (results must not depend on the CPU)
 from __future__ import annotations
 
 import pytest
+import torch
 
 from ecgssl.precision import CpuBf16Status
 
@@ -24,3 +25,12 @@ def _cpu_bf16_off(monkeypatch):
         "ecgssl.precision.cpu_bf16_status",
         lambda: CpuBf16Status(False, "pinned off by tests/conftest.py"),
     )
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test single-threaded (fast and deterministic on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

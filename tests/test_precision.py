@@ -25,12 +25,7 @@ CPU = torch.device("cpu")
 LAYOUTS = ("bmm", "channels_last", "grouped", "loop")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def patch_status(monkeypatch, fast: bool) -> None:

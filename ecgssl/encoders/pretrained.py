@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
-from ecgssl.errors import DataNotFoundError, InvalidTypeError, InvalidValueError
+from ecgssl.errors import DataNotFoundError, InvalidValueError
+from ecgssl.validation import plain_value
 
 if TYPE_CHECKING:
     from ecgssl.encoders.base import Encoder
@@ -65,17 +65,7 @@ def json_ready(obj: Any, name: str = "value") -> Any:
     Raises:
         TypeError: anything else (tensors, objects); the message names where it sits.
     """
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, (np.generic, np.ndarray)):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): json_ready(v, f"{name}[{k!r}]") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v, f"{name}[{i}]") for i, v in enumerate(obj)]
-    raise InvalidTypeError(f"{name} holds a {type(obj).__name__}, which a JSON card cannot store")
+    return plain_value(obj, name, store="a JSON card")
 
 
 def encoder_card(

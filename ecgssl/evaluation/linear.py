@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ecgssl.errors import InvalidValueError
-from ecgssl.evaluation.metrics import classification_metrics, macro_auroc
+from ecgssl.evaluation.metrics import classification_metrics, macro_auroc_or_nan
 
 __all__ = ["LinearProbe", "ProbeResult"]
 
@@ -58,23 +58,13 @@ class LinearProbe:
         best_c, best_auc, best_models = self.Cs[0], math.nan, None
         for C in self.Cs:
             models = self._fit(xtr, y_train, C)
-            auc = self._val_auroc(np.asarray(y_val), self._predict(models, xva))
+            auc = macro_auroc_or_nan(np.asarray(y_val), self._predict(models, xva))
             better = math.isfinite(auc) and not (math.isfinite(best_auc) and auc <= best_auc)
             if best_models is None or better:
                 best_c, best_auc, best_models = C, auc, models
         assert best_models is not None
         self.C, self.val_macro_auroc, self.models_ = best_c, float(best_auc), best_models
         return self
-
-    @staticmethod
-    def _val_auroc(y: np.ndarray, scores: np.ndarray) -> float:
-        """Validation macro AUROC; NaN when no class has positives and negatives there."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                return macro_auroc(y, scores)
-            except ValueError:
-                return math.nan
 
     def _fit(self, x: np.ndarray, y: np.ndarray, C: float) -> list[LogisticRegression | float]:
         models: list[LogisticRegression | float] = []

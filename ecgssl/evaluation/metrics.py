@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ __all__ = [
     "f1_at_thresholds",
     "macro_auprc",
     "macro_auroc",
+    "macro_auroc_or_nan",
 ]
 
 
@@ -65,6 +67,17 @@ def _macro(
 def macro_auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Mean one-vs-rest ROC AUC over classes that have positives and negatives."""
     return _macro(roc_auc_score, y_true, y_score, "macro AUROC")[0]
+
+
+def macro_auroc_or_nan(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """:func:`macro_auroc` for a model-selection score: quiet, and NaN (instead of an error)
+    when no class has both positives and negatives."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            return macro_auroc(y_true, y_score)
+        except ValueError:
+            return math.nan
 
 
 def macro_auprc(y_true: np.ndarray, y_score: np.ndarray) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +25,7 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.knn import knn_scores
 from ecgssl.evaluation.linear import LinearProbe
-from ecgssl.evaluation.metrics import macro_auroc
+from ecgssl.evaluation.metrics import macro_auroc_or_nan
 from ecgssl.training.callbacks import Callback, RunState
 
 __all__ = ["PROBES", "OnlineMonitor"]
@@ -124,7 +123,7 @@ class OnlineMonitor(Callback):
         query = embed(encoder, self.val.signals, self.batch_size, device)
         y_train, y_val = np.asarray(self.train.labels), np.asarray(self.val.labels)
         if self.probe == "knn":
-            auroc = _macro_auroc_or_nan(y_val, knn_scores(bank, y_train, query, k=self.k))
+            auroc = macro_auroc_or_nan(y_val, knn_scores(bank, y_train, query, k=self.k))
         else:
             auroc = LinearProbe(Cs=(self.C,)).fit(bank, y_train, query, y_val).val_macro_auroc
         return {
@@ -159,13 +158,3 @@ def _evenly(ds: ECGDataset, n: int) -> ECGDataset:
     if len(ds) <= n:
         return ds
     return ds.select(np.unique(np.linspace(0, len(ds) - 1, n).round().astype(int)))
-
-
-def _macro_auroc_or_nan(y: np.ndarray, scores: np.ndarray) -> float:
-    """Macro AUROC over the classes with positives and negatives; NaN if there are none."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            return macro_auroc(y, scores)
-        except ValueError:
-            return math.nan

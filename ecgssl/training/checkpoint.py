@@ -22,10 +22,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ecgssl.errors import DataNotFoundError, InvalidTypeError, InvalidValueError
+from ecgssl.errors import DataNotFoundError, InvalidValueError
+from ecgssl.validation import plain_value
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -150,21 +150,7 @@ def plain_data(obj: Any, name: str = "value") -> Any:
         TypeError: anything else (the message names where it sits), so that a run fails at
             its start rather than writing checkpoints that cannot be loaded safely.
     """
-    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
-        return obj
-    if isinstance(obj, (np.generic, np.ndarray)):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {str(k): plain_data(v, f"{name}[{k!r}]") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        items = [plain_data(v, f"{name}[{i}]") for i, v in enumerate(obj)]
-        return items if isinstance(obj, list) else tuple(items)
-    raise InvalidTypeError(
-        f"{name} holds a {type(obj).__name__}, which a checkpoint cannot store safely; "
-        "use numbers, strings, lists and dicts"
-    )
+    return plain_value(obj, name, tensors=True, tuples=True, store="a checkpoint")
 
 
 def checkpoint_name(epoch: int, step: int) -> str:

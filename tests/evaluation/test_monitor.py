@@ -19,12 +19,7 @@ FS = 50.0
 TINY = {"name": "multibranch", "width": 4, "per_lead_dim": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_dataset(n: int = 48, leads: int = 3, labels: bool = True) -> ecgssl.ECGDataset:
