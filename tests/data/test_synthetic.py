@@ -113,8 +113,20 @@ def test_corrupt_cache_is_regenerated(ds, cache, monkeypatch):
         ({"fs": 5}, "fs"),
         ({"duration": 0.5}, "duration"),
         ({"split": (0.5, 0.5, 0.5)}, "split"),
+        ({"simulator": "matlab"}, "simulator"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ecgssl.load_dataset("synthetic", **kwargs)
+
+
+def test_neurokit2_simulator_draws_the_same_records():
+    """``simulator="neurokit2"`` (ecgssl 0.1's dataset) and the default draw the same record
+    parameters and beats; the waveforms differ only by neurokit2's integration error."""
+    a, pa = simulate_record(5, seed=0, fs=100.0, duration=5.0, simulator="neurokit2")
+    b, pb = simulate_record(5, seed=0, fs=100.0, duration=5.0)
+    assert pa["rhythm"] == pb["rhythm"] and pa["heart_rate"] == pb["heart_rate"]
+    assert a.shape == b.shape == (12, 500)
+    corr = [np.corrcoef(a[i], b[i])[0, 1] for i in range(12)]
+    assert min(corr) > 0.5, np.round(corr, 3)
