@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ecgssl.errors import InvalidValueError
@@ -170,20 +171,58 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     n = y_true.shape[0]
     cols = np.flatnonzero(_scorable(y_true))
-    values = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for _ in range(int(n_boot)):
-            idx = rng.integers(0, n, n)
-            yt = y_true[idx][:, cols]
-            if not len(cols) or not _scorable(yt).all():
-                continue  # a class lost its positives or negatives: another class set
-            try:
-                values.append(metric(yt, y_score[idx][:, cols]))
-            except ValueError:
-                continue
-    if not values:
+    if metric in (macro_auroc, macro_auroc_or_nan):  # all resamples at once, same draws
+        values = _bootstrap_macro_auroc(y_true[:, cols], y_score[:, cols], int(n_boot), rng)
+    else:
+        values = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for _ in range(int(n_boot)):
+                idx = rng.integers(0, n, n)
+                yt = y_true[idx][:, cols]
+                if not len(cols) or not _scorable(yt).all():
+                    continue  # a class lost its positives or negatives: another class set
+                try:
+                    values.append(metric(yt, y_score[idx][:, cols]))
+                except ValueError:
+                    continue
+    if not len(values):
         return (float("nan"), float("nan"))
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+_BOOT_BLOCK_ELEMENTS = 1 << 24  # resamples x records x classes per numpy call
+
+
+def _bootstrap_macro_auroc(
+    y_true: np.ndarray, y_score: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Macro AUROC of ``n_boot`` record resamples (the draws of the loop in
+    :func:`bootstrap_ci`), resamples that lose a class's positives or negatives dropped.
+
+    AUROC as the Mann-Whitney U statistic with average ranks for ties, which equals
+    scikit-learn's ``roc_auc_score``; computed for a block of resamples per numpy call
+    (blocks bounded to ~16 M elements), about 100x faster than one sklearn call per class
+    and resample.
+    """
+    n, c = y_true.shape
+    if c == 0:
+        return np.empty(0)
+    pos_mask = (y_true > 0).T.astype(np.float64)  # (classes, n)
+    scores = y_score.T
+    block = max(1, _BOOT_BLOCK_ELEMENTS // max(1, n * c))
+    out: list[np.ndarray] = []
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        idx = rng.integers(0, n, (b, n))  # row r = the r-th draw of rng.integers(0, n, n)
+        y = pos_mask[:, idx].transpose(1, 0, 2)  # (b, classes, n)
+        ranks = rankdata(scores[:, idx].transpose(1, 0, 2), axis=-1)
+        pos = y.sum(-1)
+        neg = n - pos
+        ok = ((pos > 0) & (neg > 0)).all(-1)
+        u = (ranks * y).sum(-1) - pos * (pos + 1) / 2
+        auc = u / np.maximum(pos * neg, 1)
+        out.append(auc[ok].mean(-1))
+    return np.concatenate(out)

@@ -97,6 +97,22 @@ def test_bootstrap_scores_every_resample_on_the_same_classes():
     assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
 
 
+@pytest.mark.parametrize("block", [None, 7 * 60 * 3])
+def test_vectorised_bootstrap_equals_the_loop_with_ties(monkeypatch, block):
+    """macro AUROC's all-at-once bootstrap (rank statistics) gives the interval of the
+    generic one-resample-at-a-time loop, with tied scores and in blocks of resamples."""
+    from ecgssl.evaluation import metrics
+
+    if block is not None:
+        monkeypatch.setattr(metrics, "_BOOT_BLOCK_ELEMENTS", block)  # 7 resamples per block
+    rng = np.random.default_rng(4)
+    y = (rng.random((60, 3)) < 0.3).astype(int)
+    s = np.round(y + rng.normal(0, 1.0, y.shape), 1)  # coarse scores: many ties
+    fast = bootstrap_ci(macro_auroc, y, s, n_boot=100, seed=5)
+    loop = bootstrap_ci(lambda a, b: macro_auroc(a, b), y, s, n_boot=100, seed=5)
+    assert fast == pytest.approx(loop, abs=1e-12)
+
+
 def test_finetune_early_stops_on_validation_loss_when_auroc_is_undefined():
     """Validation labels with no negatives make its AUROC undefined: the fallback is the
     validation loss, never the training loss. Training pushes every logit up (all-positive
