@@ -171,8 +171,11 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     n = y_true.shape[0]
     cols = np.flatnonzero(_scorable(y_true))
+    values: list[float]
     if metric in (macro_auroc, macro_auroc_or_nan):  # all resamples at once, same draws
-        values = _bootstrap_macro_auroc(y_true[:, cols], y_score[:, cols], int(n_boot), rng)
+        values = _bootstrap_macro_auroc(
+            y_true[:, cols], y_score[:, cols], int(n_boot), rng
+        ).tolist()
     else:
         values = []
         with warnings.catch_warnings():
@@ -186,7 +189,7 @@ def bootstrap_ci(
                     values.append(metric(yt, y_score[idx][:, cols]))
                 except ValueError:
                     continue
-    if not len(values):
+    if not values:
         return (float("nan"), float("nan"))
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
