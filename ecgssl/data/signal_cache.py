@@ -19,10 +19,14 @@ Storage dtypes and the error they add (values in the cache's unit, e.g. mV or z-
 * ``float32``: exact.
 * ``float16``: relative rounding error at most 2**-11 (4.9e-4) of the value for magnitudes in
   [6.1e-5, 65504]; below 6.1e-5 an absolute error of at most 3e-8; larger magnitudes are
-  refused at build time. Measured on z-scored synthetic ECGs: RMS error 1.1e-4 (max 9.8e-4).
+  refused at build time.
 * ``int16`` with ``scale`` s (units per step): value = stored * s, absolute error at most s/2
   (RMS s/sqrt(12)) inside +-32767 s; values outside are clipped and counted in the
   manifest (``clipped``). ``scale=1e-3`` suits mV (1 uV steps, +-32.8 mV) and z-scores.
+
+Measured on 100 synthetic 12-lead records of ``benchmarks/streaming.py`` z-scored per lead
+(peak |value| 4.1): float16 RMS error 2.0e-4 (max 1.9e-3); int16 at scale 1e-3 RMS 2.9e-4
+(max 5.0e-4); int16 at 1e-2 RMS 2.9e-3 (max 5.0e-3); nothing clipped.
 """
 
 from __future__ import annotations
