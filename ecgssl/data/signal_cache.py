@@ -234,7 +234,7 @@ class SignalCache:
             self._fd = None
         self._map = None
 
-    def __del__(self) -> None:  # noqa: D105
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # pragma: no cover - interpreter shutdown

@@ -102,7 +102,9 @@ def prepare_training_data(
             )
         names = list(check_lead_names(leads, n_leads=arr.shape[1])) if leads is not None else (
             [f"lead{i}" for i in range(arr.shape[1])])  # fmt: skip
-        streamed = StreamedSignals([ArrayRows(arr)], fs=float(check_positive(fs, "fs")), leads=names)
+        streamed = StreamedSignals(
+            [ArrayRows(arr)], fs=float(check_positive(fs, "fs")), leads=names
+        )
         batches, signal = _streamed(streamed, None, None, batch_size, drop_last, seed)
         return batches, {**signal, "leads": None if leads is None else names}
     if isinstance(data, ECGDataset):

@@ -449,7 +449,12 @@ class Pretrainer:
         cfg = self.config
         rk, world, main = rank(), world_size(), is_main_process()
         batches, self.signal = prepare_training_data(
-            data, fs, leads, batch_size=cfg.batch_size, drop_last=cfg.drop_last, seed=cfg.seed,
+            data,
+            fs,
+            leads,
+            batch_size=cfg.batch_size,
+            drop_last=cfg.drop_last,
+            seed=cfg.seed,
             stream=cfg.stream,
         )
         if world > 1:

@@ -71,7 +71,7 @@ def test_two_streaming_ranks_match_one_process_and_read_only_their_shards(tmp_pa
     assert 6 * 8 <= len(one["rows"]) <= 9 * 8
     assert all(6 * 4 <= len(r["rows"]) <= 9 * 4 for r in ranks)
     both = [ranks[r]["rows"][4 * k : 4 * k + 4] for k in range(6) for r in (0, 1)]
-    assert sorted(sum(both, [])) == sorted(one["rows"][:48])
+    assert sorted(r for b in both for r in b) == sorted(one["rows"][:48])
     assert not set(ranks[0]["rows"][:24]) & set(ranks[1]["rows"][:24])
     # memory: streamed ranks grow by a fraction of the cache; the in-memory run by all of it
     cache_mib = one["cache_mib"]

@@ -88,7 +88,9 @@ def test_stream_option_on_arrays_and_memory_mapped_datasets(tmp_path):
     sel = {"epochs": 1, **SETTINGS}
     enc = {"name": "multibranch", "n_leads": 2, "per_lead_dim": 8, "width": 4}
     torch.manual_seed(0)
-    a = Pretrainer(METHODS.build("simclr", encoder=ENCODERS.build(enc)), views(), stream=False, **sel)
+    a = Pretrainer(
+        METHODS.build("simclr", encoder=ENCODERS.build(enc)), views(), stream=False, **sel
+    )
     torch.manual_seed(0)
     b = Pretrainer(METHODS.build("simclr", encoder=ENCODERS.build(enc)), views(), **sel)
     assert_same(a.fit(mapped, leads=["V1", "I"]), b.fit(mapped, leads=["V1", "I"]))
@@ -99,7 +101,7 @@ def test_streamed_mid_epoch_resume_equals_uninterrupted(cache, tmp_path):
     ckpt = {"checkpoint_every_steps": 3, "keep_last": 10}
     full = Pretrainer(method("byol"), views(), epochs=2, checkpoint_dir=tmp_path / "full",
                       **ckpt, **SETTINGS).fit(stream_caches([cache]))  # fmt: skip
-    mid = [p for p in find_checkpoints(tmp_path / "full") if "step00000003" in p.name][0]
+    mid = next(p for p in find_checkpoints(tmp_path / "full") if "step00000003" in p.name)
     resumed = Pretrainer(method("byol"), views(), epochs=2, checkpoint_dir=tmp_path / "again",
                          resume=mid, **ckpt, **SETTINGS).fit(stream_caches([cache]))  # fmt: skip
     assert resumed.resumed_from == mid
