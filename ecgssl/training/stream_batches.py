@@ -16,6 +16,7 @@ batches (positioned reads release the GIL) while the current one trains.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,6 +54,10 @@ class StreamBatches:
         self.prefetch = prefetch
         self.generator = torch.Generator().manual_seed(seed)
         self.rank, self.world_size = 0, 1
+        #: Seconds spent reading batches (in the prefetch thread), and seconds the training
+        #: loop waited for a batch: the reading that did not overlap compute.
+        self.read_seconds = 0.0
+        self.wait_seconds = 0.0
 
     def shard(self, rank: int, world_size: int) -> None:
         """Read only this rank's slice of every global batch (see ``TensorBatches.shard``)."""
@@ -97,9 +102,17 @@ class StreamBatches:
         return batch
 
     def _read(self, index: Tensor) -> Batch:
+        t0 = time.perf_counter()
         x = torch.from_numpy(self.signals.read(index.numpy()))
         ids = None if self.signals.patient_ids is None else self.signals.patient_ids[index]
+        self.read_seconds += time.perf_counter() - t0
         return x, ids
+
+    def _wait(self, future: Future[Batch]) -> Batch:
+        t0 = time.perf_counter()
+        batch = future.result()
+        self.wait_seconds += time.perf_counter() - t0
+        return batch
 
     def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Batch]:
         """Batches of one epoch, as ``(signals, patient_ids or None)``.
@@ -114,7 +127,10 @@ class StreamBatches:
         ks = iter(range(skip, len(self)))
         if self.prefetch == 0:
             for k in ks:
-                yield self._read(self._indices(order, k))
+                t0 = time.perf_counter()
+                batch = self._read(self._indices(order, k))
+                self.wait_seconds += time.perf_counter() - t0
+                yield batch
             return
         with ThreadPoolExecutor(1, thread_name_prefix="ecgssl-prefetch") as pool:
             pending: deque[Future[Batch]] = deque()
@@ -122,9 +138,9 @@ class StreamBatches:
                 for k in ks:
                     pending.append(pool.submit(self._read, self._indices(order, k)))
                     if len(pending) > self.prefetch:
-                        yield pending.popleft().result()
+                        yield self._wait(pending.popleft())
                 while pending:
-                    yield pending.popleft().result()
+                    yield self._wait(pending.popleft())
             finally:
                 for f in pending:  # the loop stopped early (step budget, error)
                     f.cancel()

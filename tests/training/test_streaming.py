@@ -130,3 +130,28 @@ def test_stream_batches_prefetch_and_shards(cache):
         Pretrainer(method(), views(), epochs=1, **SETTINGS).fit(s, leads=["I", "II"])
     with pytest.raises(InvalidValueError, match="fs mismatch"):
         Pretrainer(method(), views(), epochs=1, **SETTINGS).fit(s, fs=100.0)
+
+
+def test_pretrain_streams_a_memory_mapped_dataset_without_copying_it(tmp_path, monkeypatch):
+    import ecgssl
+    from ecgssl.evaluation.leakage import provenance
+
+    path = tmp_path / "x.npy"
+    np.save(path, signals())
+    ids = np.array([f"r{i}" for i in range(40)])
+    split = np.array(["train", "test"] * 20)
+    mapped = ECGDataset(np.load(path, mmap_mode="r"), fs=FS, leads=tuple(LEADS), split=split,
+                        record_ids=ids, name="mapped")  # fmt: skip
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("the train split was copied into memory")
+
+    monkeypatch.setattr(ECGDataset, "subset", no_copy)
+    monkeypatch.setattr(ECGDataset, "select", no_copy)
+    result = ecgssl.pretrain(
+        "simclr", dataset=mapped, encoder={"name": "multibranch", "per_lead_dim": 8, "width": 4},
+        epochs=1, batch_size=8, device="cpu", progress=False, window_seconds=1.5,
+    )  # fmt: skip
+    assert np.isfinite(result.final_loss) and result.signal["n_records"] == 20
+    seen = provenance(result.encoder)
+    assert seen["n_records"] == 20 and seen["record_ids"] == set(ids[::2].tolist())
