@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed"),
 ]
-N, LENGTH = 1000, 4000  # 1000 records x 3 leads x 4000 samples: a 46 MiB cache
+N, LENGTH = 6000, 4000  # 6000 records x 3 leads x 4000 samples: a 275 MiB cache
 
 
 def _env() -> dict[str, str]:
@@ -73,8 +73,10 @@ def test_two_streaming_ranks_match_one_process_and_read_only_their_shards(tmp_pa
     both = [ranks[r]["rows"][4 * k : 4 * k + 4] for k in range(6) for r in (0, 1)]
     assert sorted(r for b in both for r in b) == sorted(one["rows"][:48])
     assert not set(ranks[0]["rows"][:24]) & set(ranks[1]["rows"][:24])
-    # memory: streamed ranks grow by a fraction of the cache; the in-memory run by all of it
+    # memory: the in-memory run grows by the whole cache; streamed processes by the model's
+    # working memory only (about 60 MiB here, whatever the cache size), ranks no more than one
     cache_mib = one["cache_mib"]
     assert memory["rss_growth_mib"] > cache_mib
-    for r in (one, *ranks):
-        assert r["rss_growth_mib"] < cache_mib / 2, (r["rss_growth_mib"], cache_mib)
+    assert one["rss_growth_mib"] < cache_mib / 2, (one["rss_growth_mib"], cache_mib)
+    for r in ranks:
+        assert r["rss_growth_mib"] < one["rss_growth_mib"] + 16, r["rss_growth_mib"]
