@@ -161,7 +161,8 @@ class StreamedSignals:
         for s in np.unique(src).tolist():
             at = np.flatnonzero(src == s)
             local = idx[at] - self.offsets[s]
-            rows = local if self.rows[s] is None else self.rows[s][local]  # type: ignore[index]
+            subset = self.rows[s]
+            rows = local if subset is None else subset[local]
             x = self.sources[s].read(rows)
             li = self.lead_index[s]
             out[at] = x if li is None else x[:, li]

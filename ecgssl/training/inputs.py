@@ -100,13 +100,13 @@ def prepare_training_data(
                 f"streamed training signals must be a non-empty floating (records, leads, time) "
                 f"array, got dtype {arr.dtype} shape {arr.shape}"
             )
-        names = list(check_lead_names(leads, n_leads=arr.shape[1])) if leads is not None else (
-            [f"lead{i}" for i in range(arr.shape[1])])  # fmt: skip
+        given = None if leads is None else list(check_lead_names(leads, n_leads=arr.shape[1]))
         streamed = StreamedSignals(
-            [ArrayRows(arr)], fs=float(check_positive(fs, "fs")), leads=names
-        )
+            [ArrayRows(arr)], fs=float(check_positive(fs, "fs")),
+            leads=given or [f"lead{i}" for i in range(arr.shape[1])],
+        )  # fmt: skip
         batches, signal = _streamed(streamed, None, None, batch_size, drop_last, seed)
-        return batches, {**signal, "leads": None if leads is None else names}
+        return batches, {**signal, "leads": given}
     if isinstance(data, ECGDataset):
         ds = data.subset("train") if data.split is not None else data
         check_positive(ds.fs, f"fs of dataset {ds.name!r}")
@@ -202,7 +202,7 @@ def _streamed(data: StreamedSignals, fs: float | None, leads: Sequence[str] | No
             f"batch_size={batch_size} is larger than the {n} training records; "
             "lower batch_size or set drop_last=False"
         )
-    signal = {"fs": data.fs, "leads": list(data.leads), "n_records": n,
+    signal: dict[str, Any] = {"fs": data.fs, "leads": list(data.leads), "n_records": n,
               "record_length": int(data.length),
               **{k: data.info[k] for k in ("preprocessing", "normalisation") if k in data.info}}  # fmt: skip
     return StreamBatches(data, batch_size, drop_last, seed), signal
