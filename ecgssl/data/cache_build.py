@@ -273,8 +273,11 @@ def cache_records(
         records: The records, in row order.
         reader: Top-level function reading one record (picklable for ``n_jobs`` > 1).
         config: Preprocessing options (rate, window, filters, leads).
-        dtype, scale, chunk_records, progress: See :func:`build_signal_cache`.
+        dtype: Storage dtype (see :func:`build_signal_cache`).
+        scale: int16 step (see :func:`build_signal_cache`).
         n_jobs: Worker processes preprocessing each chunk.
+        chunk_records: Records per chunk (default: about 64 MB).
+        progress: Show a progress bar with the ETA.
     """
     if not records:
         raise InvalidValueError(f"{name}: no records to cache")
