@@ -155,3 +155,12 @@ def test_pretrain_streams_a_memory_mapped_dataset_without_copying_it(tmp_path, m
     assert np.isfinite(result.final_loss) and result.signal["n_records"] == 20
     seen = provenance(result.encoder)
     assert seen["n_records"] == 20 and seen["record_ids"] == set(ids[::2].tolist())
+
+
+def test_cli_stream_flag():
+    from ecgssl.cli import build_parser
+
+    parser, _ = build_parser()
+    assert parser.parse_args(["pretrain", "--stream"]).stream is True
+    assert parser.parse_args(["pretrain", "--no-stream"]).stream is False
+    assert parser.parse_args(["pretrain"]).stream is None
