@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -25,6 +26,7 @@ from ecgssl.recipes import RECIPES, Recipe, get_recipe
 from ecgssl.registry import AUGMENTATIONS, DATASETS, ENCODERS, METHODS
 from ecgssl.training.callbacks import Callback
 from ecgssl.training.config import PretrainConfig
+from ecgssl.training.inputs import is_memory_mapped
 from ecgssl.training.pretrainer import Pretrainer, PretrainResult
 
 __all__ = [
@@ -198,8 +200,7 @@ def pretrain(
     if monitor_every is not None:  # before training: a dataset without val labels fails now
         extra.insert(0, OnlineMonitor.from_dataset(ds, monitor_every, probe=monitor))
     if chosen is not None:
-        train = ds.subset("train") if ds.split is not None else ds
-        from_recipe = chosen.options(len(train))
+        from_recipe = chosen.options(len(_train_records(ds)))
         if "epochs" in overrides or "steps" in overrides:  # the caller's budget wins
             from_recipe.pop("steps")
             from_recipe.pop("warmup_steps")
@@ -224,8 +225,29 @@ def pretrain(
     result = trainer.fit(ds)
     # The Pretrainer fits on the train split only; remember which records that was, so that
     # evaluate() refuses a test split that overlaps them.
-    record_provenance(result.encoder, ds.subset("train") if ds.split is not None else ds)
+    record_provenance(result.encoder, _train_records(ds))
     return result
+
+
+def _train_records(ds: ECGDataset) -> ECGDataset:
+    """The train split for bookkeeping (its size, ids and metadata). The signals of a
+    memory-mapped (cached, streamed) dataset are not copied: they become a zero-stride
+    placeholder of the right shape."""
+    if ds.split is None:
+        return ds
+    if not is_memory_mapped(ds.signals):
+        return ds.subset("train")
+    keep = np.flatnonzero(ds.split == "train")
+    if keep.size == 0:
+        return ds.subset("train")  # its error names the problem
+    shape = (len(keep), *ds.signals.shape[1:])
+    return replace(
+        ds, signals=np.broadcast_to(np.zeros((1, 1, 1), ds.signals.dtype), shape),
+        labels=None if ds.labels is None else ds.labels[keep], split=ds.split[keep],
+        record_ids=None if ds.record_ids is None else ds.record_ids[keep],
+        patient_ids=None if ds.patient_ids is None else ds.patient_ids[keep],
+        record_info={k: v[keep] for k, v in ds.record_info.items()},
+    )  # fmt: skip
 
 
 def evaluate(

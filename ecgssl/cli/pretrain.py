@@ -73,6 +73,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="continue an interrupted run: from the newest checkpoint in "
                    "OUT/checkpoints (no value) or from CHECKPOINT")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="read training batches from the dataset's cache as training goes "
+                   "instead of copying the train split into memory (default: stream "
+                   "memory-mapped, i.e. cached, datasets); see docs/large-corpora.md")  # fmt: skip
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the encoder (OUT/encoder: config.json + model.safetensors), "
@@ -119,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
     seed_list = seeds(args.seeds)
     plot_path = _plot_path(args)
     overrides = parse_sets(args.set)
-    for key in ("epochs", "steps", "batch_size", "lr"):
-        if getattr(args, key) is not None:
+    for key in ("epochs", "steps", "batch_size", "lr", "stream"):
+        if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     if args.tensorboard and args.out is None and "log_dir" not in overrides:
         raise UserError("--tensorboard needs --out (the events go to OUT/tensorboard)")

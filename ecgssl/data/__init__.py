@@ -6,11 +6,15 @@ Built in: ``synthetic``, ``arrays``, and loaders of real data in their official 
 ``wfdb_folder``; their preprocessed signals are cached (:mod:`ecgssl.data.store`).
 ``npz`` reads a preprocessed numpy archive, and ``combined`` (:func:`combine_datasets`)
 joins the train splits of several datasets into one unlabeled pretraining set.
+For corpora larger than memory, :func:`cache_records` / :func:`build_signal_cache` write a
+signal cache chunk by chunk and :func:`stream_caches` streams one or several caches (with
+per-source sampling weights) into pretraining without loading them.
 """
 
 from ecgssl.data.arrays import hash_split, load_arrays
 from ecgssl.data.base import SPLITS, ECGDataset
 from ecgssl.data.cache import atomic_write_npz, cache_dir, load_npz
+from ecgssl.data.cache_build import build_signal_cache, cache_records
 from ecgssl.data.code15 import load_code15
 from ecgssl.data.combine import combine_datasets, load_combined
 from ecgssl.data.cpsc2018 import load_cpsc2018
@@ -22,6 +26,8 @@ from ecgssl.data.physionet import load_physionet2021
 from ecgssl.data.preprocess import PreprocessConfig
 from ecgssl.data.ptbxl import load_ptbxl
 from ecgssl.data.sampling import iterative_stratification, sample_label_fraction
+from ecgssl.data.signal_cache import SignalCache, open_signal_cache
+from ecgssl.data.streamed import StreamedSignals, stream_caches
 from ecgssl.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from ecgssl.data.synthetic import load_synthetic, simulate_record
 from ecgssl.data.wfdb_folder import load_wfdb_folder
@@ -31,8 +37,12 @@ __all__ = [
     "SYNTHETIC_CLASSES",
     "ECGDataset",
     "PreprocessConfig",
+    "SignalCache",
+    "StreamedSignals",
     "atomic_write_npz",
+    "build_signal_cache",
     "cache_dir",
+    "cache_records",
     "combine_datasets",
     "hash_split",
     "iterative_stratification",
@@ -49,6 +59,8 @@ __all__ = [
     "load_ptbxl",
     "load_synthetic",
     "load_wfdb_folder",
+    "open_signal_cache",
     "sample_label_fraction",
     "simulate_record",
+    "stream_caches",
 ]

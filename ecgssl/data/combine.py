@@ -1,5 +1,9 @@
 """Several datasets as one unlabeled pretraining set (``combined``), e.g. PTB-XL's train
-folds plus the HCE recordings, at one sampling rate, lead set and window."""
+folds plus the HCE recordings, at one sampling rate, lead set and window.
+
+The sources are concatenated in memory. For corpora larger than memory, build each as a
+signal cache and stream them together, with per-source sampling weights:
+:func:`ecgssl.data.streamed.stream_caches`."""
 
 from __future__ import annotations
 

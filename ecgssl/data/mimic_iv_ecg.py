@@ -28,7 +28,8 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.registry import DATASETS
 from ecgssl.validation import STANDARD_LEADS
 
-__all__ = ["MIMIC_IV_ECG_URL", "load_mimic_iv_ecg", "read_mimic_ecg", "read_reports"]
+__all__ = ["MIMIC_IV_ECG_URL", "load_mimic_iv_ecg", "mimic_iv_ecg_records", "read_mimic_ecg",
+           "read_reports"]  # fmt: skip
 
 MIMIC_IV_ECG_URL = "https://physionet.org/content/mimic-iv-ecg/1.0/"
 _COLUMNS = ("subject_id", "study_id", "path")
@@ -77,6 +78,25 @@ def _record_list(path: Path, max_records: int | None, subjects: set[str] | None)
             if max_records is not None and len(rows) >= max_records:
                 break
     return rows
+
+
+def mimic_iv_ecg_records(
+    root: str | Path | None = None,
+    *,
+    max_records: int | None = None,
+    subject_ids: Sequence[str | int] | None = None,
+) -> list[SourceRecord]:
+    """The records ``record_list.csv`` lists (one per study, id = study id), for
+    :func:`ecgssl.data.cache_records` with :func:`read_mimic_ecg`: a streamed pretraining
+    cache of the whole corpus built chunk by chunk (see ``docs/large-corpora.md``)."""
+    path = require_root(root, "mimic_iv_ecg", ("record_list.csv",), MIMIC_IV_ECG_URL)
+    subjects = None if subject_ids is None else {str(s).strip() for s in subject_ids}
+    rows = _record_list(path / "record_list.csv", max_records, subjects)
+    out = []
+    for sid, r in {r["study_id"]: r for r in rows}.items():
+        rec = str(path / r["path"])
+        out.append(SourceRecord(sid, rec, (rec + ".hea", rec + ".dat")))
+    return out
 
 
 @DATASETS.register("mimic_iv_ecg", "mimic_ecg", "mimiciv_ecg")

@@ -49,6 +49,14 @@ class PretrainConfig:
             ``torch.device`` is converted to its string).
         seed: Seed for weights, batch order and augmentations.
         drop_last: Drop the last incomplete batch of each epoch.
+        stream: Read the training records from disk batch by batch as training goes
+            (:class:`~ecgssl.training.stream_batches.StreamBatches`: a background thread
+            reads the next batches while the current one trains; each distributed rank reads
+            only its slice) instead of copying the train split into one tensor. ``None``
+            (default): stream signal caches, streamed sets
+            (:func:`ecgssl.data.stream_caches`) and memory-mapped datasets, copy the rest;
+            ``True``: stream always; ``False``: copy always. The batches, and so the trained
+            weights, are the same either way for the same seed.
         checkpoint_dir: Folder for checkpoints (``None``: no checkpoints).
         checkpoint_every: Save every N epochs (the final epoch is always saved).
         checkpoint_every_steps: Also save every N optimisation steps, mid-epoch included
@@ -98,6 +106,7 @@ class PretrainConfig:
     device: str = "auto"
     seed: int = 0
     drop_last: bool = True
+    stream: bool | None = None
     checkpoint_dir: str | Path | None = None
     checkpoint_every: int = 10
     checkpoint_every_steps: int | None = None
@@ -167,6 +176,8 @@ class PretrainConfig:
         if self.grad_clip is not None:
             number("grad_clip", 0.0)
         boolean("drop_last")
+        if self.stream is not None:
+            boolean("stream")
         boolean("progress")
         boolean("tensorboard")
         boolean("sync_batchnorm")

@@ -25,6 +25,7 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.methods.gather import gather_with_grad, is_distributed
 from ecgssl.training.batches import LoaderBatches, TensorBatches
+from ecgssl.training.stream_batches import StreamBatches
 
 __all__ = [
     "DistEnv",
@@ -231,9 +232,11 @@ def check_replicas(method: SSLMethod, when: str) -> None:
         )  # fmt: skip
 
 
-def shard_batches(batches: TensorBatches | LoaderBatches, rk: int, world: int) -> None:
-    """Split an in-memory dataset over the ranks; check that a loader is sharded by its sampler."""
-    if isinstance(batches, TensorBatches):
+def shard_batches(batches: TensorBatches | StreamBatches | LoaderBatches, rk: int,
+                  world: int) -> None:  # fmt: skip
+    """Split an in-memory or streamed set over the ranks (a streamed rank reads only its
+    slice of each batch); check that a loader is sharded by its sampler."""
+    if isinstance(batches, (TensorBatches, StreamBatches)):
         batches.shard(rk, world)
         return
     sampler = getattr(batches.loader, "sampler", None)

@@ -16,13 +16,22 @@ from torch import Tensor
 
 from ecgssl.data.base import ECGDataset
 from ecgssl.data.sampling import group_codes
+from ecgssl.data.signal_cache import SignalCache
+from ecgssl.data.streamed import ArrayRows, StreamedSignals, stream_caches
 from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.training.batches import LoaderBatches, TensorBatches
+from ecgssl.training.stream_batches import StreamBatches
 from ecgssl.validation import check_lead_names, check_positive, check_signal, lead_indices
 
-__all__ = ["TrainingData", "prepare_training_data"]
+__all__ = ["AnyBatches", "TrainingData", "is_memory_mapped", "prepare_training_data"]
 
-TrainingData = ECGDataset | Tensor | np.ndarray | Iterable[Any]
+TrainingData = ECGDataset | StreamedSignals | SignalCache | Tensor | np.ndarray | Iterable[Any]
+AnyBatches = TensorBatches | StreamBatches | LoaderBatches
+
+
+def is_memory_mapped(x: Any) -> bool:
+    """Whether ``x`` is an array mapped from a file (e.g. a cached dataset's signals)."""
+    return isinstance(x, np.memmap) and getattr(x, "filename", None) is not None
 
 
 def _as_tensor(x: np.ndarray | Tensor, name: str) -> Tensor:
@@ -46,11 +55,14 @@ def prepare_training_data(
     batch_size: int,
     drop_last: bool,
     seed: int,
-) -> tuple[TensorBatches | LoaderBatches, dict[str, Any]]:
+    stream: bool | None = None,
+) -> tuple[AnyBatches, dict[str, Any]]:
     """Check the training data and wrap them as batches.
 
     Args:
-        data: An :class:`ECGDataset` (its train split when it has splits), a (records, leads,
+        data: An :class:`ECGDataset` (its train split when it has splits), a
+            :class:`~ecgssl.data.streamed.StreamedSignals` or
+            :class:`~ecgssl.data.signal_cache.SignalCache` (streamed), a (records, leads,
             time) float tensor or numpy array, or an iterable of batches (e.g. a DataLoader).
         fs: Sampling rate in Hz; required for tensors and loaders, checked against a dataset's.
         leads: For a dataset: the leads to train on, by name, in this order. For a tensor or
@@ -58,10 +70,43 @@ def prepare_training_data(
         batch_size: Records per batch.
         drop_last: Drop the last incomplete batch of each epoch.
         seed: Seed of the batch order.
+        stream: Read batches from the data as training goes instead of copying the training
+            records into one tensor (:class:`StreamBatches`). ``None`` (default): stream
+            caches, streamed sets and memory-mapped datasets, copy the rest; ``True``: stream
+            datasets and arrays too; ``False``: copy everything (a streamed set is read
+            whole). Both paths give the same batches for the same seed.
 
     Returns:
         The batches and the signal contract ``{"fs", "leads", "n_records", "record_length"}``.
     """
+    if isinstance(data, SignalCache):
+        data = stream_caches([data], name=data.path.parent.name)
+    if isinstance(data, StreamedSignals):
+        if stream is False:
+            everything = data.read(np.arange(len(data)))
+            return prepare_training_data(everything, data.fs, data.leads, batch_size=batch_size,
+                                         drop_last=drop_last, seed=seed)  # fmt: skip
+        return _streamed(data, fs, leads, batch_size, drop_last, seed)
+    if isinstance(data, ECGDataset) and (
+        stream or (stream is None and is_memory_mapped(data.signals))
+    ):
+        return _streamed(_dataset_stream(data, fs, leads), None, None, batch_size, drop_last, seed)
+    if isinstance(data, (Tensor, np.ndarray)) and stream:
+        if fs is None:
+            raise InvalidValueError("fs (sampling rate in Hz) is required when fitting on an array")
+        arr = data.numpy() if isinstance(data, Tensor) else data
+        if not np.issubdtype(arr.dtype, np.floating) or arr.ndim != 3 or arr.shape[0] == 0:
+            raise InvalidValueError(
+                f"streamed training signals must be a non-empty floating (records, leads, time) "
+                f"array, got dtype {arr.dtype} shape {arr.shape}"
+            )
+        given = None if leads is None else list(check_lead_names(leads, n_leads=arr.shape[1]))
+        streamed = StreamedSignals(
+            [ArrayRows(arr)], fs=float(check_positive(fs, "fs")),
+            leads=given or [f"lead{i}" for i in range(arr.shape[1])],
+        )  # fmt: skip
+        batches, signal = _streamed(streamed, None, None, batch_size, drop_last, seed)
+        return batches, {**signal, "leads": given}
     if isinstance(data, ECGDataset):
         ds = data.subset("train") if data.split is not None else data
         check_positive(ds.fs, f"fs of dataset {ds.name!r}")
@@ -112,6 +157,55 @@ def prepare_training_data(
         )
     signal = {"fs": fs, "leads": names, "n_records": n, "record_length": int(x.shape[-1]), **extra}
     return TensorBatches(x, batch_size, drop_last, seed, patient_ids=patients), signal
+
+
+def _dataset_stream(data: ECGDataset, fs: float | None,
+                    leads: Sequence[str] | None) -> StreamedSignals:  # fmt: skip
+    """A dataset's train split as a streamed set (the signals stay where they are)."""
+    check_positive(data.fs, f"fs of dataset {data.name!r}")
+    check_lead_names(data.leads, n_leads=data.n_leads, name=f"leads of dataset {data.name!r}")
+    if fs is not None and float(check_positive(fs, "fs")) != float(data.fs):
+        raise InvalidValueError(
+            f"fs mismatch: fs={fs:g} Hz was given but dataset {data.name!r} is sampled at "
+            f"{data.fs:g} Hz; resample the dataset or drop the fs argument"
+        )
+    rows = np.flatnonzero(data.split == "train") if data.split is not None else None
+    if rows is not None and rows.size == 0:
+        raise InvalidValueError(f"dataset {data.name!r} has no records in split ['train']")
+    idx = None if leads is None else np.asarray(lead_indices(leads, data.leads))
+    names = list(data.leads) if idx is None else [data.leads[i] for i in idx]
+    pids = data.patient_ids if rows is None or data.patient_ids is None else data.patient_ids[rows]
+    return StreamedSignals(
+        [ArrayRows(data.signals)], fs=float(data.fs), leads=names, lead_index=[idx],
+        rows=[rows], patient_ids=_patient_codes(pids), name=data.name,
+        info={"preprocessing": data.info.get("preprocessing"),
+              "normalisation": data.info.get("normalisation", data.info.get("normalization"))},
+    )  # fmt: skip
+
+
+def _streamed(data: StreamedSignals, fs: float | None, leads: Sequence[str] | None,
+              batch_size: int, drop_last: bool, seed: int) -> tuple[StreamBatches, dict[str, Any]]:  # fmt: skip
+    """Batches streamed from ``data`` and its signal contract."""
+    if fs is not None and float(check_positive(fs, "fs")) != data.fs:
+        raise InvalidValueError(
+            f"fs mismatch: fs={fs:g} Hz was given but the streamed set {data.name!r} is "
+            f"sampled at {data.fs:g} Hz; drop the fs argument"
+        )
+    if leads is not None and list(leads) != list(data.leads):
+        raise InvalidValueError(
+            f"leads {list(leads)} were given but the streamed set {data.name!r} has "
+            f"{list(data.leads)}; choose leads when building it (stream_caches(leads=...))"
+        )
+    n = data.epoch_records
+    if drop_last and n < batch_size:
+        raise InvalidValueError(
+            f"batch_size={batch_size} is larger than the {n} training records; "
+            "lower batch_size or set drop_last=False"
+        )
+    signal: dict[str, Any] = {"fs": data.fs, "leads": list(data.leads), "n_records": n,
+              "record_length": int(data.length),
+              **{k: data.info[k] for k in ("preprocessing", "normalisation") if k in data.info}}  # fmt: skip
+    return StreamBatches(data, batch_size, drop_last, seed), signal
 
 
 def _patient_codes(patient_ids: np.ndarray | None) -> Tensor | None:

@@ -39,7 +39,7 @@ from ecgssl.errors import ECGSSLError, InvalidTypeError, InvalidValueError
 from ecgssl.methods.base import SSLMethod
 from ecgssl.precision import AmpPlan, resolve_amp
 from ecgssl.training.allocator import tune_cpu_allocator
-from ecgssl.training.batches import LoaderBatches, TensorBatches
+from ecgssl.training.batches import TensorBatches
 from ecgssl.training.callbacks import Callback, CallbackList, RunState
 from ecgssl.training.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -68,9 +68,10 @@ from ecgssl.training.distributed import (
     world_size,
 )
 from ecgssl.training.health import is_collapsed, representation_health
-from ecgssl.training.inputs import TrainingData, prepare_training_data
+from ecgssl.training.inputs import AnyBatches, TrainingData, prepare_training_data
 from ecgssl.training.loggers import default_loggers
 from ecgssl.training.optim import build_optimizer, warmup_cosine
+from ecgssl.training.stream_batches import StreamBatches
 from ecgssl.validation import STANDARD_LEADS, check_signal
 
 __all__ = ["NonFiniteLossError", "PretrainResult", "Pretrainer"]
@@ -277,7 +278,7 @@ class Pretrainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _state(self, p: _Progress, optimizer: Any, scaler: Any, aug_gen: torch.Generator,
-               batches: TensorBatches | LoaderBatches, schedule: dict[str, Any],
+               batches: AnyBatches, schedule: dict[str, Any],
                steps_per_epoch: int, amp: AmpPlan) -> dict[str, Any]:  # fmt: skip
         m, sig = self.method, self.signal
         mid_epoch = p.batch_in_epoch > 0
@@ -322,7 +323,7 @@ class Pretrainer:
 
     def _restore(self, ckpt: dict[str, Any], path: Path, p: _Progress, optimizer: Any,
                  scaler: Any, aug_gen: torch.Generator,
-                 batches: TensorBatches | LoaderBatches) -> None:  # fmt: skip
+                 batches: AnyBatches) -> None:  # fmt: skip
         self.method.load_state_dict(ckpt["method_state"])
         optimizer.load_state_dict(ckpt["optimizer"]["state"])
         if ckpt.get("grad_scaler") and scaler.is_enabled():
@@ -416,9 +417,11 @@ class Pretrainer:
         """Pretrain on ``data``; with ``resume`` set, continue an interrupted run exactly.
 
         Args:
-            data: An :class:`~ecgssl.data.base.ECGDataset` (its train split), a (records,
-                leads, time) float tensor or numpy array, or an iterable of batches (e.g. a
-                DataLoader).
+            data: An :class:`~ecgssl.data.base.ECGDataset` (its train split), a streamed set
+                (:func:`ecgssl.data.stream_caches`) or signal cache, a (records, leads, time)
+                float tensor or numpy array, or an iterable of batches (e.g. a DataLoader).
+                Caches, streamed sets and memory-mapped datasets are read batch by batch as
+                training goes (see ``PretrainConfig.stream``).
             fs: Sampling rate in Hz; required unless ``data`` is a dataset (then checked).
             leads: Dataset: the leads to train on, by name and in order. Tensor or loader: the
                 names of its leads, stored in checkpoints and checked on resume.
@@ -446,7 +449,13 @@ class Pretrainer:
         cfg = self.config
         rk, world, main = rank(), world_size(), is_main_process()
         batches, self.signal = prepare_training_data(
-            data, fs, leads, batch_size=cfg.batch_size, drop_last=cfg.drop_last, seed=cfg.seed
+            data,
+            fs,
+            leads,
+            batch_size=cfg.batch_size,
+            drop_last=cfg.drop_last,
+            seed=cfg.seed,
+            stream=cfg.stream,
         )
         if world > 1:
             shard_batches(batches, rk, world)
@@ -650,8 +659,13 @@ def _augment_seed(seed: int, rank: int) -> int:
     return (seed + 1 + 1_000_003 * rank) % 2**63
 
 
-def _health_probe(batches: TensorBatches | LoaderBatches, first: Tensor, n: int = 64) -> Tensor:
+def _health_probe(batches: AnyBatches, first: Tensor, n: int = 64) -> Tensor:
     """The records on which health statistics are computed every epoch: the first ``n``
-    training records of an in-memory dataset, else the first batch seen."""
-    x = batches.signals[:n] if isinstance(batches, TensorBatches) else first[:n]
+    training records of an in-memory or streamed set, else the first batch seen."""
+    if isinstance(batches, TensorBatches):
+        x = batches.signals[:n]
+    elif isinstance(batches, StreamBatches):
+        x = batches.probe(n)
+    else:
+        x = first[:n]
     return x.detach().clone()

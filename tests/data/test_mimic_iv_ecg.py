@@ -110,3 +110,21 @@ def test_cli_prepare(mimic_tree, capsys):
     code = main(["datasets", "prepare", "mimic_iv_ecg", "--root", str(mimic_tree),
                  "--set", "max_records=2", "--no-progress"])  # fmt: skip
     assert code == 0 and "mimic_iv_ecg: 2 records x 12 leads" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_records_cache_chunk_by_chunk_and_stream(mimic_tree, tmp_path, n_jobs):
+    from ecgssl.data import PreprocessConfig, cache_records, stream_caches
+    from ecgssl.data.mimic_iv_ecg import mimic_iv_ecg_records, read_mimic_ecg
+
+    records = mimic_iv_ecg_records(mimic_tree)
+    assert [r.record_id for r in records][:2] == ["40689238", "44458630"]
+    config = PreprocessConfig(fs=100, leads=STANDARD_LEADS, window=10)
+    cache = cache_records(tmp_path / "cache", "mimic_iv_ecg", records, read_mimic_ecg, config,
+                          dtype="int16", chunk_records=3, n_jobs=n_jobs, progress=False)  # fmt: skip
+    bad = [i for i, (_, _, what) in enumerate(ROWS) if what in ("absent", "nan")]
+    assert cache.shape == (len(ROWS), 12, 1000) and cache.skipped_rows.tolist() == bad
+    streamed = stream_caches([cache])
+    assert len(streamed) == len(ROWS) - len(bad) and streamed.leads == STANDARD_LEADS
+    np.testing.assert_allclose(np.median(streamed.read(np.array([0]))[0], axis=-1),
+                               np.arange(12), atol=0.02)  # fmt: skip
