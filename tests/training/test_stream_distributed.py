@@ -74,9 +74,12 @@ def test_two_streaming_ranks_match_one_process_and_read_only_their_shards(tmp_pa
     assert sorted(r for b in both for r in b) == sorted(one["rows"][:48])
     assert not set(ranks[0]["rows"][:24]) & set(ranks[1]["rows"][:24])
     # memory: the in-memory run grows by the whole cache; streamed processes by the model's
-    # working memory only (about 60 MiB here, whatever the cache size), ranks no more than one
+    # working memory only (about 60 MiB here when run alone, whatever the cache size), ranks
+    # no more than one. Compared with the in-memory run rather than with a fixed bound: in a
+    # long pytest session on a loaded machine the streamed run once grew by 243 MiB.
     cache_mib = one["cache_mib"]
-    assert memory["rss_growth_mib"] > cache_mib
-    assert one["rss_growth_mib"] < cache_mib / 2, (one["rss_growth_mib"], cache_mib)
+    growth = (memory["rss_growth_mib"], one["rss_growth_mib"], cache_mib)
+    assert memory["rss_growth_mib"] > cache_mib, growth
+    assert memory["rss_growth_mib"] - one["rss_growth_mib"] > 0.5 * cache_mib, growth
     for r in ranks:
         assert r["rss_growth_mib"] < one["rss_growth_mib"] + 16, r["rss_growth_mib"]
