@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "tag": a.tag, "method": a.method, "seed": seed, "mode": "report" if a.report else "dev",
             "steps": result.history[-1]["step"], "epochs": epochs, "batch_size": a.batch_size,
-            "lr": a.lr, "window": a.window, "strength": a.strength, "aug": a.aug, "hce": a.hce,
+            "lr": a.lr, "weight_decay": a.weight_decay, "window": a.window, "strength": a.strength, "aug": a.aug, "hce": a.hce,
             "n_pretrain": n_pre, "method_options": hp, "encoder_options": enc_opts,
             "pretrain_seconds": round(secs, 1), "final_loss": result.final_loss,
             **{f"ssl/{k}": v for k, v in ssl_m.items()},

@@ -85,6 +85,7 @@ def dev_table(rows: list[dict]) -> str:
         change = ", ".join(
             [f"{k}={v}" for k, v in {**r["method_options"], **r["encoder_options"]}.items()]
             + ([f"lr={r['lr']:g}"] if r["lr"] != 1e-3 else [])
+            + ([f"weight_decay={r['weight_decay']:g}"] if r.get("weight_decay", 1e-4) != 1e-4 else [])
             + (["+HCE"] if r["hce"] else [])
             + ([f"views={r['strength']}"] if r["strength"] != "default" else [])
             + ([f"views={_describe_views(r['aug'])}"] if r.get("aug") else [])
