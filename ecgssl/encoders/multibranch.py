@@ -155,7 +155,12 @@ class MultiBranchEncoder(Encoder):
         shared_weights: One branch shared by all leads instead of one per lead.
         impl: ``"auto"``, ``"bmm"``, ``"grouped"`` or ``"loop"``: how the branches are
             computed (same function, different speed; see the module docstring).
+
+    With :meth:`~ecgssl.encoders.Encoder.set_checkpointing` each block is checkpointed in
+    training (it keeps only its input, in every layout).
     """
+
+    supports_checkpointing = True
 
     def __init__(
         self,
@@ -217,17 +222,17 @@ class MultiBranchEncoder(Encoder):
             rows = b * n_leads // m
             h = rearrange(x, "b (m k) t -> m 1 (k b t)", m=m)  # k = leads per weight set
             for block in blocks:
-                h = block.forward_lead_major(h, rows)
+                h = self.run_block(block.forward_lead_major, block, h, rows)
             pooled = rearrange(h, "m d (r t) -> m d r t", r=rows).mean(dim=-1)
             return rearrange(pooled, "m d (k b) -> b (m k) d", b=b)
         h = rearrange(x, "b l t -> (b l) 1 t") if self.shared_weights else x
         if impl == "channels_last":
             h = h.unsqueeze(2).contiguous(memory_format=torch.channels_last)
             for block in blocks:
-                h = block.forward_channels_last(h)
+                h = self.run_block(block.forward_channels_last, block, h)
             return self._per_lead(h.mean(dim=(2, 3)), b)
         for block in blocks:
-            h = block(h, impl)
+            h = self.run_block(block, block, h, impl)
         return self._per_lead(h.mean(dim=-1), b)
 
     def _per_lead(self, pooled: Tensor, batch: int) -> Tensor:
