@@ -10,7 +10,7 @@ from torch import nn
 from ecgssl.augment import Compose, TwoViews
 from ecgssl.encoders import wrap_model
 from ecgssl.registry import AUGMENTATIONS, ENCODERS, METHODS
-from ecgssl.training import Pretrainer, PretrainConfig
+from ecgssl.training import PretrainConfig, Pretrainer
 
 FS = 50.0
 
