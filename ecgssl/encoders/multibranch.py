@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.layers import check_int
+from ecgssl.encoders.relu_pool import relu_max_pool2
 from ecgssl.errors import InvalidValueError
 from ecgssl.registry import ENCODERS
 
@@ -72,15 +73,15 @@ class LeadConvBlock(nn.Module):
         else:
             w = self.weight.view(self.n_maps * self.c_out, self.c_in, self.kernel_size)
             y = F.conv1d(x, w, padding=pad, groups=self.n_maps)
-        y = F.relu(self.bn(y), inplace=True)
-        return F.max_pool1d(y, 2) if self.pool else y
+        y = self.bn(y)
+        return relu_max_pool2(y) if self.pool else F.relu(y, inplace=True)
 
     def forward_channels_last(self, x: Tensor) -> Tensor:
         """(batch, n_maps * c_in, 1, time) -> (batch, n_maps * c_out, 1, time'), channels-last."""
         w = self.weight.view(self.n_maps * self.c_out, self.c_in, 1, self.kernel_size)
         y = F.conv2d(x, w, padding=(0, self.kernel_size // 2), groups=self.n_maps)
-        y = F.relu(_norm_4d(self.bn, y), inplace=True)
-        return F.max_pool2d(y, (1, 2)) if self.pool else y
+        y = _norm_4d(self.bn, y)
+        return relu_max_pool2(y) if self.pool else F.relu(y, inplace=True)
 
     def forward_lead_major(self, x: Tensor, batch: int) -> Tensor:
         """(n_maps, c_in, batch * time) -> (n_maps, c_out, batch * time') by im2col + bmm.
@@ -95,10 +96,10 @@ class LeadConvBlock(nn.Module):
         w = self.weight.reshape(m, self.c_out, self.c_in * k)
         y = torch.bmm(w, rearrange(cols, "m c k b t -> m (c k) (b t)"))  # (m, c_out, B*T)
         y = self.bn(y.view(1, m * self.c_out, batch * t))  # statistics over B*T per channel
-        y = F.relu(y, inplace=True).view(m, self.c_out, batch * t)
+        y = y.view(m, self.c_out, batch * t)
         if not self.pool:
-            return y
-        y = F.max_pool1d(y.view(m * self.c_out * batch, 1, t), 2)
+            return F.relu(y, inplace=True)
+        y = relu_max_pool2(y.view(m * self.c_out * batch, 1, t))
         return y.view(m, self.c_out, batch * (t // 2))
 
 
