@@ -38,13 +38,15 @@ class _ReluMaxPool2(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
         first, out = ctx.saved_tensors
-        grad = torch.where(out > 0, grad, 0.0)
+        positive = out > 0
         dy = torch.empty_strided(ctx.shape, ctx.stride, dtype=grad.dtype, device=grad.device)
         t = ctx.shape[-1] // 2 * 2
         if t < ctx.shape[-1]:
             dy[..., t:] = 0.0  # the odd last sample, dropped by the pooling
-        dy[..., 0:t:2] = torch.where(first, grad, 0.0)
-        dy[..., 1:t:2] = torch.where(first, 0.0, grad)
+        zero = grad.new_zeros(())
+        # Written straight into dy's even and odd samples: no gradient-sized temporaries.
+        torch.where(first & positive, grad, zero, out=dy[..., 0:t:2])
+        torch.where(positive & ~first, grad, zero, out=dy[..., 1:t:2])
         return dy
 
 
