@@ -291,9 +291,13 @@ def bench_memory(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -
 
 
 def _configs(args: argparse.Namespace) -> tuple[tuple[float, float, int], ...]:
+    """(fs, seconds, batch) of the step rows: ``CONFIGS``, or its inputs at ``--batch``'s
+    sizes, narrowed to ``--fs``'s rates (and to 100 Hz with ``--quick``)."""
     configs = CONFIGS[:2] if args.quick else CONFIGS
-    return tuple(c for c in configs if (not args.batch or c[2] in args.batch)
-                 and (not args.fs or c[0] in args.fs))  # fmt: skip
+    if args.batch:
+        inputs = dict.fromkeys((fs, seconds) for fs, seconds, _ in configs)
+        configs = tuple((fs, seconds, b) for fs, seconds in inputs for b in args.batch)
+    return tuple(c for c in configs if not args.fs or c[0] in args.fs)
 
 
 def _skip_for_memory(rows: list[dict], fs: float, seconds: float, batch: int, need: float,
@@ -540,7 +544,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "(bf16), or as PretrainConfig(amp='auto') decides on this machine")  # fmt: skip
     parser.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
     parser.add_argument("--batch", nargs="+", type=int, default=[],
-                        help="only these batch sizes of the pretraining step (default: all)")  # fmt: skip
+                        help="batch sizes of the pretraining step (default: 64 and 256)")  # fmt: skip
     parser.add_argument("--fs", nargs="+", type=float, default=[],
                         help="only these sampling rates (100: 2.5 s windows, 500: 10 s)")  # fmt: skip
     parser.add_argument("--checkpointing", action="store_true",

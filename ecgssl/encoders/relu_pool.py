@@ -26,7 +26,7 @@ __all__ = ["relu_max_pool2"]
 
 class _ReluMaxPool2(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: FunctionCtx, y: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: FunctionCtx, y: Tensor) -> Tensor:
         t = y.shape[-1] // 2 * 2
         even, odd = y[..., 0:t:2], y[..., 1:t:2]
         first = even >= odd  # ties to the earlier sample, as max_pool
@@ -36,7 +36,7 @@ class _ReluMaxPool2(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         first, out = ctx.saved_tensors
         positive = out > 0
         dy = torch.empty_strided(ctx.shape, ctx.stride, dtype=grad.dtype, device=grad.device)
