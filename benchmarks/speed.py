@@ -67,8 +67,10 @@ from ecgssl.training.allocator import tune_cpu_allocator
 METHOD_NAMES = ("bell", "byol", "simclr")
 # (fs, seconds, batch); --quick keeps the 100 Hz ones (a 500 Hz x 10 s step is 20x the work).
 CONFIGS = ((100.0, 2.5, 64), (100.0, 2.5, 256), (500.0, 10.0, 64), (500.0, 10.0, 256))
-# Peak RSS of a checkpointed step over the input's bytes (measured, see step_memory_estimate).
-CHECKPOINT_FACTOR = 150.0
+# Peak RSS of one default-encoder BELL step over its input's bytes (batch x 12 x T x 4), with
+# glibc malloc tuned (the Pretrainer's default) and as it comes; see step_memory_estimate.
+MEMORY_FACTOR = {(False, True): 600.0, (False, False): 600.0, (True, True): 335.0,
+                 (True, False): 205.0}  # (checkpointing, malloc tuned) -> factor  # fmt: skip
 
 
 def sync(device: torch.device) -> None:
@@ -209,11 +211,14 @@ def make_step(method: torch.nn.Module, x: torch.Tensor, amp: AmpPlan | None = No
     return step
 
 
-def step_memory_estimate(batch: int, t: int, checkpointing: bool = False) -> float:
-    """Bytes one default-encoder BELL step needs, in float32 or bfloat16 autocast (about the
-    same on CPU), with tuned malloc: about 600 x the input's (8.8 GiB peak RSS at batch
-    64 x 12 x 5000), and with activation checkpointing CHECKPOINT_FACTOR x."""
-    return (CHECKPOINT_FACTOR if checkpointing else 600.0) * batch * 12 * t * 4
+def step_memory_estimate(batch: int, t: int, checkpointing: bool = False,
+                         malloc_tuned: bool = True) -> float:  # fmt: skip
+    """Bytes (peak RSS) one default-encoder BELL step needs in float32, as ``MEMORY_FACTOR`` x
+    its input's, measured at 500 Hz x 10 s on CPU (benchmarks/README.md): about 600 x
+    without checkpointing (8.8 GiB at batch 64), with activation checkpointing 335 x with
+    tuned malloc (4.6 GiB at batch 64, 9.5 GiB at 128) and 205 x with glibc's defaults
+    (2.9 GiB at batch 64). bfloat16 autocast needs less; the float32 figure bounds it."""
+    return MEMORY_FACTOR[checkpointing, malloc_tuned] * batch * 12 * t * 4
 
 
 def _available_memory(device: torch.device) -> float | None:
@@ -263,7 +268,7 @@ def bench_memory(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -
           f"{'peak RSS MiB':>12} {'estimate MiB':>12}")  # fmt: skip
     for fs, seconds, batch in _configs(args):
         t = round(fs * seconds)
-        need = step_memory_estimate(batch, t, args.checkpointing)
+        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc)
         if _skip_for_memory(rows, fs, seconds, batch, need, device):
             continue
         x = torch.randn(batch, 12, t, device=device)
@@ -322,7 +327,7 @@ def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) 
           f"{'FLOP/B':>6} {'bound':>7} {'RSS MB':>7}")  # fmt: skip
     for fs, seconds, batch in _configs(args):
         t = round(fs * seconds)
-        need = step_memory_estimate(batch, t, args.checkpointing)
+        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc)
         if _skip_for_memory(rows, fs, seconds, batch, need, device):
             continue
         x = torch.randn(batch, 12, t, device=device)
