@@ -4,9 +4,10 @@
 of ``y``), the pool's int64 argmax indices (the size of ``y`` again, in bytes) and the pooled
 output (kept by the next convolution anyway). :func:`relu_max_pool2` computes the same values,
 ``max(y[2i], y[2i+1], 0)``, and keeps only a one-byte mask of which of the two inputs won
-(an eighth of the pooled output's bytes) and the pooled output. In the multi-branch encoder
-that is 2 of the 4.5 input-sized tensors a pooled block kept: the default BELL step at 500 Hz
-x 10 s keeps about half the activation memory (``docs/benchmarks.md``).
+(an eighth of the pooled output's bytes) and the pooled output: a multi-branch block keeps
+1.6 instead of 3.5 input-sized tensors. The multi-branch blocks use it in their low-memory
+mode (:attr:`ecgssl.encoders.LeadConvBlock.low_memory`, on with activation checkpointing); it
+measured 10-15 % slower than ``relu`` + ``max_pool2d`` on CPU, so it is not the default.
 
 Gradients equal the unfused ones: a tie goes to the earlier sample, as in ``max_pool``, and
 a gradient reaches an input only where the pooled output is positive, as through the ReLU.
