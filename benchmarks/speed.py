@@ -3,7 +3,8 @@
 For bell, byol and simclr on their default (multi-branch) encoder: pretraining samples/s of
 one full step (two views -> forward -> backward -> optimiser step -> EMA update) at
 100 Hz x 2.5 s and 500 Hz x 10 s, batch 64 and 256, in float32 or under bfloat16 autocast
-(``--amp``); peak memory. Each step row carries a roofline measured in the same run, right
+(``--amp``), optionally with activation checkpointing (``--checkpointing``); peak memory.
+Each step row carries a roofline measured in the same run, right
 after the step (same machine load): the fp32 and the bf16 matmul peak (GFLOP/s), the memory
 bandwidth (a 256 MiB copy, GB/s), the step's FLOPs (``torch.utils.flop_counter.FlopCounterMode``)
 and its estimated memory traffic (every aten op reading its inputs and writing its outputs,
@@ -16,6 +17,14 @@ Prints one table and writes it as JSON::
     python benchmarks/speed.py --quick             # 100 Hz only, a few minutes on 2 cores
     python benchmarks/speed.py --json benchmarks/results/speed.json
     python benchmarks/speed.py --quick --amp auto  # bf16 rows where the CPU/GPU has fast bf16
+    python benchmarks/speed.py --memory --fs 500 --batch 256 --checkpointing --skip compile \
+        augment encoder cache                      # peak RSS of one 500 Hz x 10 s step
+
+Peak memory is the process' peak RSS (``VmHWM``), reset before each step row where Linux
+allows it (``/proc/self/clear_refs``); memory the tuned allocator kept from an earlier row
+still counts, so publish per-row peaks from one row per process (``--fs``/``--batch``).
+A row whose estimated memory (:func:`step_memory_estimate`) exceeds 90 % of the available
+memory is skipped.
 
 Variants compared by a ratio are timed interleaved (A, B, A, B, ...) and the median of the
 repeats is reported, so that ratios stay meaningful on a shared machine.
@@ -58,6 +67,10 @@ from ecgssl.training.allocator import tune_cpu_allocator
 METHOD_NAMES = ("bell", "byol", "simclr")
 # (fs, seconds, batch); --quick keeps the 100 Hz ones (a 500 Hz x 10 s step is 20x the work).
 CONFIGS = ((100.0, 2.5, 64), (100.0, 2.5, 256), (500.0, 10.0, 64), (500.0, 10.0, 256))
+# Peak RSS of one default-encoder BELL step over its input's bytes (batch x 12 x T x 4), with
+# glibc malloc tuned (the Pretrainer's default) and as it comes; see step_memory_estimate.
+MEMORY_FACTOR = {(False, True): 600.0, (False, False): 600.0, (True, True): 335.0,
+                 (True, False): 205.0}  # (checkpointing, malloc tuned) -> factor  # fmt: skip
 
 
 def sync(device: torch.device) -> None:
@@ -66,11 +79,26 @@ def sync(device: torch.device) -> None:
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """Peak memory so far: CUDA allocator peak, or the process' max RSS on CPU."""
+    """Peak memory since the last :func:`reset_peak_memory`: CUDA allocator peak, or the
+    process' peak RSS on CPU (``VmHWM``; ``ru_maxrss`` where /proc is missing)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 2**10
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: the CUDA allocator's, or on Linux the peak RSS (``clear_refs`` 5
+    sets it to the current RSS); elsewhere the peak stays monotone over the run."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5,
@@ -152,10 +180,16 @@ class ByteCounter(TorchDispatchMode):
         return out
 
 
-def build_method(name: str, n_leads: int, device: torch.device) -> torch.nn.Module:
+def build_method(name: str, n_leads: int, device: torch.device,
+                 checkpointing: bool = False) -> torch.nn.Module:  # fmt: skip
+    """``name`` on its default encoder; with ``checkpointing`` the online encoder's blocks
+    are checkpointed, as ``PretrainConfig(activation_checkpointing=True)`` does."""
     cls = METHODS.get(name)
     enc = ENCODERS.build({**cls.default_encoder(), "n_leads": n_leads})
-    return METHODS.build(name, encoder=enc).to(device)
+    method = METHODS.build(name, encoder=enc).to(device)
+    if checkpointing:
+        enc.set_checkpointing(True)  # after the method copied its EMA targets: online only
+    return method
 
 
 def make_step(method: torch.nn.Module, x: torch.Tensor, amp: AmpPlan | None = None
@@ -177,10 +211,17 @@ def make_step(method: torch.nn.Module, x: torch.Tensor, amp: AmpPlan | None = No
     return step
 
 
-def _step_memory_estimate(batch: int, t: int) -> float:
-    """Bytes one default-encoder step needs: about 600 x the input's (measured on CPU:
-    8.8 GiB peak RSS at batch 64 x 12 x 5000 with tuned malloc)."""
-    return 600.0 * batch * 12 * t * 4
+def step_memory_estimate(batch: int, t: int, checkpointing: bool = False,
+                         malloc_tuned: bool = True, bf16: bool = False) -> float:  # fmt: skip
+    """Bytes (peak RSS) one default-encoder BELL step needs in float32, as ``MEMORY_FACTOR`` x
+    its input's, measured at 500 Hz x 10 s on CPU (benchmarks/README.md): about 600 x
+    without checkpointing (8.8 GiB at batch 64), with activation checkpointing 335 x with
+    tuned malloc (4.6 GiB at batch 64, 9.5 GiB at 128) and 205 x with glibc's defaults
+    (2.9 GiB at batch 64). Under bfloat16 autocast a checkpointed step measured 0.6 x the
+    float32 one (2.9 GiB at batch 64, 5.6 GiB at 128, tuned malloc); without checkpointing
+    the float32 figure is kept as the bound."""
+    scale = 0.62 if bf16 and checkpointing else 1.0
+    return scale * MEMORY_FACTOR[checkpointing, malloc_tuned] * batch * 12 * t * 4
 
 
 def _available_memory(device: torch.device) -> float | None:
@@ -222,29 +263,85 @@ def count_bytes(step: Callable[[], None]) -> int:
     return counter.bytes
 
 
-def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -> list[dict]:
+def bench_memory(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -> list[dict]:
+    """``--memory``: one step per method and config (allocations and optimiser state
+    included), its time and the peak memory; no FLOP or byte counts, no roofline."""
     rows = []
+    print(f"  {'method':<7} {'input':>16} {'batch':>5} {'prec':>4} {'ckpt':>4} {'s/step':>7} "
+          f"{'peak RSS MiB':>12} {'estimate MiB':>12}")  # fmt: skip
+    for fs, seconds, batch in _configs(args):
+        t = round(fs * seconds)
+        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc,
+                                    amp.label == "bf16")  # fmt: skip
+        if _skip_for_memory(rows, fs, seconds, batch, need, device):
+            continue
+        x = torch.randn(batch, 12, t, device=device)
+        for name in args.methods:
+            torch.manual_seed(0)
+            method = build_method(name, 12, device, args.checkpointing)
+            step = make_step(method, x, amp)
+            reset_peak_memory(device)
+            sync(device)
+            t0 = time.perf_counter()
+            step()
+            sync(device)
+            sec = time.perf_counter() - t0
+            peak = peak_memory_mb(device)
+            rows.append({
+                "method": name, "fs": fs, "seconds": seconds, "batch": batch,
+                "precision": amp.label, "checkpointing": args.checkpointing,
+                "seconds_per_step": sec, "peak_memory_mb": peak, "estimated_mb": need / 2**20,
+            })  # fmt: skip
+            print(f"  {name:<7} {fs:5.0f} Hz x {seconds:4.1f} s {batch:5d} {amp.label:>4} "
+                  f"{'on' if args.checkpointing else 'off':>4} {sec:7.1f} {peak:12.0f} "
+                  f"{need / 2**20:12.0f}", flush=True)  # fmt: skip
+            del method, step
+    return rows
+
+
+def _configs(args: argparse.Namespace) -> tuple[tuple[float, float, int], ...]:
+    """(fs, seconds, batch) of the step rows: ``CONFIGS``, or its inputs at ``--batch``'s
+    sizes, narrowed to ``--fs``'s rates (and to 100 Hz with ``--quick``)."""
     configs = CONFIGS[:2] if args.quick else CONFIGS
-    configs = tuple(c for c in configs if not args.batch or c[2] in args.batch)
+    if args.batch:
+        inputs = dict.fromkeys((fs, seconds) for fs, seconds, _ in configs)
+        configs = tuple((fs, seconds, b) for fs, seconds in inputs for b in args.batch)
+    return tuple(c for c in configs if not args.fs or c[0] in args.fs)
+
+
+def _skip_for_memory(rows: list[dict], fs: float, seconds: float, batch: int, need: float,
+                     device: torch.device) -> bool:  # fmt: skip
+    """Whether a config whose step needs about ``need`` bytes does not fit (noted in ``rows``)."""
+    have = _available_memory(device)
+    if have is None or need <= 0.9 * have:
+        return False
+    print(f"  {fs:5.0f} Hz x {seconds:4.1f} s  batch {batch:4d}: skipped, a step needs about "
+          f"{need / 2**30:.0f} GiB and {have / 2**30:.0f} GiB are available", flush=True)  # fmt: skip
+    rows.append({"fs": fs, "seconds": seconds, "batch": batch, "skipped": "memory",
+                 "estimated_bytes": need, "available_bytes": have})  # fmt: skip
+    return True
+
+
+def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -> list[dict]:
+    if args.memory:
+        return bench_memory(args, device, amp)
+    rows: list[dict] = []
     print(f"  {'method':<7} {'input':>16} {'batch':>5} {'prec':>4} {'samples/s':>9} "
           f"{'GFLOP/s':>8} {'%fp32':>6} {'%bf16':>7} {'GB/step':>7} {'GB/s':>6} {'%bw':>5} "
           f"{'FLOP/B':>6} {'bound':>7} {'RSS MB':>7}")  # fmt: skip
-    for fs, seconds, batch in configs:
+    for fs, seconds, batch in _configs(args):
         t = round(fs * seconds)
-        need = _step_memory_estimate(batch, t)
-        have = _available_memory(device)
-        if have is not None and need > 0.9 * have:
-            print(f"  {fs:5.0f} Hz x {seconds:4.1f} s  batch {batch:4d}: skipped, a step needs about "
-                  f"{need / 2**30:.0f} GiB and {have / 2**30:.0f} GiB are available", flush=True)  # fmt: skip
-            rows.append({"fs": fs, "seconds": seconds, "batch": batch, "skipped": "memory",
-                         "estimated_bytes": need, "available_bytes": have})  # fmt: skip
+        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc,
+                                    amp.label == "bf16")  # fmt: skip
+        if _skip_for_memory(rows, fs, seconds, batch, need, device):
             continue
         x = torch.randn(batch, 12, t, device=device)
         big = batch * t > 64 * 2500
         for name in args.methods:
             torch.manual_seed(0)
-            method = build_method(name, 12, device)
+            method = build_method(name, 12, device, args.checkpointing)
             step = make_step(method, x, amp)
+            reset_peak_memory(device)
             step()  # warm-up (allocations, oneDNN primitive cache)
             flops = count_flops(method, step)
             moved = count_bytes(step)
@@ -267,7 +364,8 @@ def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) 
             bound = "compute" if t_compute >= t_memory else "memory"
             rows.append({
                 "method": name, "fs": fs, "seconds": seconds, "batch": batch,
-                "precision": amp.label, "samples_per_s": batch / sec,
+                "precision": amp.label, "checkpointing": args.checkpointing,
+                "samples_per_s": batch / sec,
                 "gflop_per_step": flops / 1e9, "gflop_per_s": gflops, **roof,
                 "matmul_peak_gflop_per_s": fp32, "fraction_of_peak": gflops / fp32,
                 "fraction_of_bf16_peak": gflops / bf16, "gb_per_step": moved / 1e9,
@@ -456,7 +554,15 @@ def main(argv: list[str] | None = None) -> dict:
                         "(bf16), or as PretrainConfig(amp='auto') decides on this machine")  # fmt: skip
     parser.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=METHOD_NAMES)
     parser.add_argument("--batch", nargs="+", type=int, default=[],
-                        help="only these batch sizes of the pretraining step (default: all)")  # fmt: skip
+                        help="batch sizes of the pretraining step (default: 64 and 256)")  # fmt: skip
+    parser.add_argument("--fs", nargs="+", type=float, default=[],
+                        help="only these sampling rates (100: 2.5 s windows, 500: 10 s)")  # fmt: skip
+    parser.add_argument("--checkpointing", action="store_true",
+                        help="pretraining steps with activation checkpointing of the online "
+                        "encoder (PretrainConfig(activation_checkpointing=True))")  # fmt: skip
+    parser.add_argument("--memory", action="store_true",
+                        help="pretraining rows: one step each, its time and peak memory only "
+                        "(no FLOP/byte counts or roofline; for big or bf16-emulated steps)")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["methods", "compile", "augment", "encoder", "cache"])  # fmt: skip
     args = parser.parse_args(argv)
@@ -477,7 +583,8 @@ def main(argv: list[str] | None = None) -> dict:
     out: dict = {"device": str(device), "threads": args.threads, "torch": torch.__version__,
                  "malloc_tuned": malloc_tuned, "load1_start": load,
                  "matmul_peak_gflop_per_s": peak, **roof, "amp": args.amp,
-                 "precision": amp.label, "precision_reason": amp.reason}  # fmt: skip
+                 "precision": amp.label, "precision_reason": amp.reason,
+                 "checkpointing": args.checkpointing}  # fmt: skip
     if "methods" not in args.skip:
         print("pretraining step (forward + backward + optimiser + EMA), default encoder; "
               "%fp32/%bf16: achieved GFLOP/s over each matmul peak; GB: estimated traffic; "

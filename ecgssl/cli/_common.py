@@ -13,10 +13,13 @@ from typing import Any, NoReturn
 from ecgssl.errors import ECGSSLError
 
 __all__ = [
+    "AMP_CHOICES",
     "DeprecatedAlias",
     "Parser",
     "UserError",
+    "add_amp_arg",
     "add_dataset_args",
+    "amp_setting",
     "apply_config",
     "dataset_kwargs",
     "dataset_spec",
@@ -120,6 +123,30 @@ class DeprecatedAlias(argparse.Action):
             setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])
         else:
             setattr(namespace, self.dest, values)
+
+
+# -- mixed precision -------------------------------------------------------------------------
+#: ``--amp`` values and the ``amp`` setting (:func:`ecgssl.precision.resolve_amp`) of each.
+AMP_CHOICES: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
+
+
+def add_amp_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """``--amp {auto,on,off}`` (default ``None``: the library's default, ``auto``); checked by
+    argparse, so a bad value fails before any data are loaded."""
+    p.add_argument("--amp", choices=list(AMP_CHOICES), default=None,
+                   help=f"mixed precision of {what}: auto (default; bfloat16/float16 autocast "
+                   "on CUDA, bfloat16 on CPUs with fast bfloat16 units, else float32), on "
+                   "(force autocast; bfloat16 on CPU, slow without AVX-512 BF16/AMX), off "
+                   "(float32)")  # fmt: skip
+
+
+def amp_setting(choice: str | None) -> bool | str:
+    """``--amp``'s value as an ``amp`` setting (``None`` -> ``"auto"``)."""
+    if choice is None:
+        return "auto"
+    if choice not in AMP_CHOICES:
+        raise UserError(f"--amp must be one of {', '.join(AMP_CHOICES)}, got {choice!r}")
+    return AMP_CHOICES[choice]
 
 
 # -- TOML configs ----------------------------------------------------------------------------

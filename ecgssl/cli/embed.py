@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ecgssl.cli._common import UserError, add_dataset_args, load_cli_dataset
+from ecgssl.cli._common import (
+    UserError,
+    add_amp_arg,
+    add_dataset_args,
+    amp_setting,
+    load_cli_dataset,
+)
 
 __all__ = ["add_parser"]
 
@@ -36,6 +42,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="per-lead latents (records, leads, dim); multi-branch encoders only")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=256, help="records per forward pass")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_amp_arg(p, "the forward passes")
     p.add_argument("--out", type=Path, required=True, help="output .npy or .npz file")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run)
@@ -66,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             f"the encoder was trained at {card['fs']:g} Hz but the data are at {dataset.fs:g} Hz"
         )
     features = ecgssl.embed(encoder, dataset.signals, batch_size=args.batch_size,
-                            device=args.device, per_lead=args.per_lead)  # fmt: skip
+                            device=args.device, per_lead=args.per_lead,
+                            amp=amp_setting(args.amp))  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix == ".npy":
         np.save(args.out, features)

@@ -9,7 +9,9 @@ from typing import Any
 
 from ecgssl.cli._common import (
     DeprecatedAlias,
+    add_amp_arg,
     add_dataset_args,
+    amp_setting,
     fractions,
     load_cli_dataset,
     seeds,
@@ -48,6 +50,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "mean (± sd) over them")  # fmt: skip
     p.add_argument("--seed", dest="seeds", action=DeprecatedAlias, new="--seeds")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_amp_arg(p, "embedding and fine-tuning")
     p.add_argument("--baseline", action="store_true",
                    help="also evaluate a random-init encoder of the same architecture")  # fmt: skip
     p.add_argument("--allow-leakage", action="store_true",
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 ecgssl.evaluate(
                     enc, dataset, protocol=args.protocol, label_fraction=frac, seed=seed,
                     device=args.device, allow_leakage=args.allow_leakage,
+                    amp=amp_setting(args.amp),
                 ).metrics
                 for seed in seed_list
             ]  # fmt: skip

@@ -11,7 +11,9 @@ from typing import Any
 from ecgssl.cli._common import (
     DeprecatedAlias,
     UserError,
+    add_amp_arg,
     add_dataset_args,
+    amp_setting,
     fractions,
     load_cli_dataset,
     parse_sets,
@@ -33,6 +35,9 @@ EPILOG = """examples:
                                                  # kNN AUROC on val every 50 steps; OUT/log.jsonl,
                                                  # OUT/history.csv, OUT/tensorboard/
   ecgssl pretrain --encoder '{"name": "resnet1d", "width": 16}' --method simclr
+  ecgssl pretrain --dataset ptbxl --root ~/data/ptb-xl --dataset-option fs=500 --window 10 \\
+      --batch-size 256 --activation-checkpointing --set tune_cpu_malloc=false --amp off
+                                                 # 500 Hz x 10 s, batch 256 in ~11 GiB (CPU)
 
 run.toml:
   method = "bell"
@@ -77,6 +82,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="read training batches from the dataset's cache as training goes "
                    "instead of copying the train split into memory (default: stream "
                    "memory-mapped, i.e. cached, datasets); see docs/large-corpora.md")  # fmt: skip
+    add_amp_arg(p, "the training forward passes")
+    p.add_argument("--activation-checkpointing", action="store_true",
+                   help="keep only each encoder block's input and recompute the rest in "
+                   "backward: much less memory (long records, big batches) for about one more "
+                   "forward pass per step")  # fmt: skip
     p.add_argument("--window", type=float, default=2.5, help="training window in seconds")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the encoder (OUT/encoder: config.json + model.safetensors), "
@@ -126,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
     for key in ("epochs", "steps", "batch_size", "lr", "stream"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
+    if args.amp is not None:
+        overrides["amp"] = amp_setting(args.amp)
+    if args.activation_checkpointing:
+        overrides["activation_checkpointing"] = True
     if args.tensorboard and args.out is None and "log_dir" not in overrides:
         raise UserError("--tensorboard needs --out (the events go to OUT/tensorboard)")
     if args.resume == "auto" and args.out is None and "checkpoint_dir" not in overrides:
@@ -244,7 +258,9 @@ def _run_one(
         print(f"wrote {plot_history(result.history, plot_path, title=args.method)}")
 
     def probe(encoder: Any) -> list[Any]:
-        return evaluate_fractions(encoder, dataset, fracs, seed=seed, device=args.device)
+        return evaluate_fractions(
+            encoder, dataset, fracs, seed=seed, device=args.device, amp=amp_setting(args.amp)
+        )
 
     if dataset.labels is None or dataset.split is None:
         print(

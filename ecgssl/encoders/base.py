@@ -8,12 +8,13 @@ Multi-branch encoders also expose per-lead latents (batch, leads, per_lead_dim) 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
 
+from ecgssl.encoders.checkpointing import checkpointed, wants_checkpoint
 from ecgssl.errors import InvalidTypeError, InvalidValueError
 from ecgssl.validation import check_signal
 
@@ -35,6 +36,8 @@ class Encoder(nn.Module):
         per_lead_dim: Size of each per-lead latent for multi-branch encoders, else ``None``.
         fs: Sampling rate (Hz) the encoder was declared for (models wrapped with
             :func:`~ecgssl.encoders.wrap_model`), or ``None`` for any rate.
+        supports_checkpointing: Whether :meth:`set_checkpointing` can turn activation
+            checkpointing on (the encoder runs its blocks through :meth:`run_block`).
     """
 
     n_leads: int
@@ -43,6 +46,8 @@ class Encoder(nn.Module):
     output_dim: int
     per_lead_dim: int | None = None
     fs: float | None = None
+    supports_checkpointing: bool = False
+    _checkpointing: bool = False  # a class default: encoders unpickled from older ecgssl
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,6 +99,51 @@ class Encoder(nn.Module):
             self, directory, signal=signal, method=method, preprocessing=preprocessing,
             normalisation=normalisation, dataset=dataset,
         )  # fmt: skip
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether activation checkpointing is on (see :meth:`set_checkpointing`)."""
+        return self._checkpointing
+
+    def set_checkpointing(self, enabled: bool = True) -> Encoder:
+        """Turn activation checkpointing of the encoder's blocks on or off.
+
+        When on, every block keeps only its input during a training forward pass and is
+        recomputed in backward (:mod:`ecgssl.encoders.checkpointing`): much less memory for
+        about one more forward pass of compute, with the same gradients. It applies only in
+        training mode with autograd recording, so EMA targets (run under ``no_grad``) and
+        embedding are unaffected. ``PretrainConfig(activation_checkpointing=True)`` turns it
+        on for a training run.
+
+        Returns:
+            The encoder itself.
+
+        Raises:
+            TypeError: turning it on for an encoder that does not support it.
+        """
+        if not isinstance(enabled, bool):
+            raise InvalidTypeError(f"enabled must be True or False, got {enabled!r}")
+        if enabled and not self.supports_checkpointing:
+            raise InvalidTypeError(
+                f"{type(self).__name__} does not support activation checkpointing; use a "
+                "built-in encoder (multibranch, resnet1d, inception1d) or checkpoint the "
+                "wrapped model's blocks with torch.utils.checkpoint yourself"
+            )
+        self._checkpointing = enabled
+        return self
+
+    def run_block(self, fn: Callable[..., Tensor], block: nn.Module, *args: Any) -> Tensor:
+        """``fn(*args)``, checkpointed when :attr:`checkpointing` is on, the encoder is in
+        training mode and autograd records (:func:`~ecgssl.encoders.checkpointing.checkpointed`).
+
+        Args:
+            fn: The block's forward (``block`` itself or one of its methods).
+            block: The module holding the parameters and BatchNorm layers ``fn`` uses.
+            *args: Its arguments.
+        """
+        if wants_checkpoint(self._checkpointing, self):
+            return checkpointed(fn, block, *args)
+        return fn(*args)
 
     @property
     def is_multibranch(self) -> bool:

@@ -54,7 +54,12 @@ class Inception1d(Encoder):
         kernel_sizes: Odd kernel sizes of the parallel convolutions (in samples).
         bottleneck: Channels of the 1x1 bottleneck.
         output_dim: Representation size (linear projection); ``None`` returns pooled features.
+
+    With :meth:`~ecgssl.encoders.Encoder.set_checkpointing` each inception module and each
+    shortcut is checkpointed in training.
     """
+
+    supports_checkpointing = True
 
     def __init__(
         self,
@@ -99,8 +104,9 @@ class Inception1d(Encoder):
     def encode(self, x: Tensor) -> Tensor:
         res = x
         for i, module in enumerate(self.modules_):
-            x = module(x)
+            x = self.run_block(module, module, x)
             if i % 3 == 2:
-                x = self.act(x + self.shortcuts[i // 3](res))
+                shortcut = self.shortcuts[i // 3]
+                x = self.act(x + self.run_block(shortcut, shortcut, res))
                 res = x
         return self.proj(self.pool(x))

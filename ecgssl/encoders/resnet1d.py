@@ -59,7 +59,12 @@ class ResNet1d(Encoder):
         kernel_size: Odd kernel size of the residual convolutions.
         output_dim: Size of the representation (linear projection of the pooled features);
             ``None`` returns the pooled features (2 x the last stage's width).
+
+    With :meth:`~ecgssl.encoders.Encoder.set_checkpointing` each stem convolution and each
+    residual block is checkpointed in training.
     """
+
+    supports_checkpointing = True
 
     def __init__(
         self,
@@ -111,4 +116,6 @@ class ResNet1d(Encoder):
             block.zero_init_last_bn()
 
     def encode(self, x: Tensor) -> Tensor:
-        return self.proj(self.pool(self.blocks(self.stem(x))))
+        for layer in [*self.stem, *self.blocks]:
+            x = self.run_block(layer, layer, x)
+        return self.proj(self.pool(x))

@@ -26,6 +26,7 @@ from ecgssl.evaluation.metrics import (
     f1_at_thresholds,
     macro_auroc,
 )
+from ecgssl.precision import check_amp
 
 __all__ = ["PROTOCOLS", "EvaluationResult", "evaluate_encoder", "evaluate_fractions"]
 
@@ -82,6 +83,7 @@ def evaluate_encoder(
     window_stride: float | None = None,
     aggregate: str = "max",
     min_positives_per_class: int = 0,
+    amp: bool | str = "auto",
 ) -> EvaluationResult:
     """Evaluate an encoder on ``dataset`` (needs labels and train/val/test splits).
 
@@ -116,11 +118,14 @@ def evaluate_encoder(
         min_positives_per_class: Take this many positive records (patients) of each class
             into the label-fraction sample first: a class-balanced few-shot set instead of
             a plain fraction (0, the default: none). Recorded in ``details``.
+        amp: Mixed precision of the embedding forward passes, and of fine-tuning when no
+            ``finetune_config`` is given (:func:`ecgssl.precision.resolve_amp`: ``"auto"``,
+            ``True`` or ``False``).
     """
     return evaluate_fractions(
         encoder, dataset, (label_fraction,), protocol, seed, device, batch_size,
         finetune_config, knn_k, n_boot, allow_leakage, window_seconds, window_stride, aggregate,
-        min_positives_per_class,
+        min_positives_per_class, amp,
     )[0]  # fmt: skip
 
 
@@ -140,11 +145,13 @@ def evaluate_fractions(
     window_stride: float | None = None,
     aggregate: str = "max",
     min_positives_per_class: int = 0,
+    amp: bool | str = "auto",
 ) -> list[EvaluationResult]:
     """:func:`evaluate_encoder` at several label fractions, embedding every record once
     (frozen-embedding protocols). Arguments as in :func:`evaluate_encoder`."""
     if protocol not in PROTOCOLS:
         raise InvalidValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+    check_amp(amp)
     if dataset.labels is None:
         raise InvalidValueError(f"dataset {dataset.name!r} has no labels to evaluate against")
     if dataset.split is None:
@@ -174,7 +181,7 @@ def evaluate_fractions(
             x = parts[s].signals
             if windows is not None:
                 x, n_win = _cut_windows(x, *windows)
-            feats[s] = embed(encoder, x, batch_size=batch_size, device=device)
+            feats[s] = embed(encoder, x, batch_size=batch_size, device=device, amp=amp)
     results = []
     for fraction, sample in zip(label_fractions, samples):
         idx = sample.indices
@@ -188,7 +195,7 @@ def evaluate_fractions(
         }
         y_train = labels["train"][idx]
         if protocol == "finetune":
-            cfg = finetune_config or FinetuneConfig(seed=seed)
+            cfg = finetune_config or FinetuneConfig(seed=seed, amp=amp)
             ft = finetune(
                 encoder, (train_all.signals[idx], y_train), (parts["val"].signals, labels["val"]),
                 multilabel=dataset.multilabel, config=cfg, device=device,

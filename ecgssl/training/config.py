@@ -85,6 +85,12 @@ class PretrainConfig:
             Opt-in: the first steps pay the compilation (tens of seconds), it needs a C++
             compiler on CPU, and whether it pays off depends on the device; see
             ``benchmarks/README.md`` for the measurement behind the default.
+        activation_checkpointing: Checkpoint the online encoder's blocks
+            (:meth:`ecgssl.encoders.Encoder.set_checkpointing`): each block keeps only its
+            input and is recomputed in backward. Same gradients, far less activation memory
+            (the default encoder at 500 Hz x 10 s, batch 256: see ``docs/benchmarks.md``)
+            for about one more forward pass of compute per step. EMA targets run without it
+            (no gradients). Needs an encoder that supports it (the built-in ones).
         tune_cpu_malloc: On CPU with glibc, keep freed memory inside the process (no ``mmap``
             per large tensor, no trimming) so that every step does not page-fault its
             activations afresh: 1.8-2.9x faster steps for about 20 % more peak memory
@@ -120,6 +126,7 @@ class PretrainConfig:
     nan_policy: str = "raise"
     sync_batchnorm: bool = False
     compile: bool = False
+    activation_checkpointing: bool = False
     tune_cpu_malloc: bool = True
 
     def __post_init__(self) -> None:
@@ -182,6 +189,7 @@ class PretrainConfig:
         boolean("tensorboard")
         boolean("sync_batchnorm")
         boolean("compile")
+        boolean("activation_checkpointing")
         boolean("tune_cpu_malloc")
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in _OPTIMIZERS:
             raise InvalidValueError(

@@ -208,6 +208,12 @@ class Pretrainer:
         base = (config or PretrainConfig()).to_dict()
         self.config = PretrainConfig(**{**base, **overrides})
         self.method = method
+        if self.config.activation_checkpointing and not method.encoder.supports_checkpointing:
+            raise InvalidValueError(
+                f"activation_checkpointing=True needs an encoder that supports it; "
+                f"{type(method.encoder).__name__} does not (the built-in multibranch, resnet1d "
+                "and inception1d encoders do)"
+            )
         if augmentation is None:
             augmentation = ssl_policy()
         self.views = augmentation if isinstance(augmentation, TwoViews) else TwoViews(augmentation)
@@ -438,9 +444,14 @@ class Pretrainer:
         device, owns_group = self.device, False
         if launch is not None:
             device, owns_group = setup(launch, device)
+        encoder = self.method.encoder
+        was_checkpointing = encoder.checkpointing
+        if self.config.activation_checkpointing:  # the online encoder only; off again after
+            encoder.set_checkpointing(True)
         try:
             return self._fit(data, fs, leads, device)
         finally:
+            encoder.set_checkpointing(was_checkpointing)
             if owns_group:
                 dist.destroy_process_group()
 
