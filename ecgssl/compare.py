@@ -38,6 +38,7 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.finetune import FinetuneConfig
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
+from ecgssl.precision import check_amp
 from ecgssl.recipes import SHARED_BUDGET, Recipe
 from ecgssl.registry import METHODS
 from ecgssl.training.checkpoint import atomic_torch_save, load_checkpoint
@@ -109,6 +110,8 @@ class CompareConfig:
         finetune_epochs: Maximum epochs of the ``supervised`` baseline and the ``finetune``
             protocol (early-stopped on validation).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        amp: Mixed precision of pretraining, embedding and fine-tuning (``"auto"``, ``True``
+            or ``False``; :func:`ecgssl.precision.resolve_amp`).
         n_boot: Bootstrap resamples for the test-set confidence intervals.
         min_positives_per_class: Positive training records (patients) of each class taken
             into every label-fraction sample first (0, the default: a plain stratified
@@ -128,6 +131,7 @@ class CompareConfig:
     augmentation: str = "default"
     finetune_epochs: int = 30
     device: str = "auto"
+    amp: bool | str = "auto"
     n_boot: int = 200
     min_positives_per_class: int = 0
 
@@ -158,6 +162,7 @@ class CompareConfig:
             raise InvalidValueError(f"lr must be > 0, got {self.lr}")
         if not self.window_seconds > 0:
             raise InvalidValueError(f"window_seconds must be > 0, got {self.window_seconds}")
+        check_amp(self.amp)
         v = self.min_positives_per_class
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise InvalidValueError(f"min_positives_per_class must be an integer >= 0, got {v!r}")
@@ -182,9 +187,9 @@ class CompareConfig:
 #: silently mix budgets in one table. Methods, fractions and seeds may be extended.
 BUDGET_FIELDS = ("protocol", "encoder", "epochs", "steps", "batch_size", "lr", "window_seconds",
                  "augmentation", "finetune_epochs", "n_boot", "min_positives_per_class",
-                 "pretrain_data")  # fmt: skip
+                 "pretrain_data", "amp")  # fmt: skip
 #: The value a field had in results folders written before it existed.
-_LEGACY = {"min_positives_per_class": 1, "pretrain_data": None}
+_LEGACY = {"min_positives_per_class": 1, "pretrain_data": None, "amp": "auto"}
 
 
 def _write_config(
@@ -309,7 +314,7 @@ def _pretrained_encoder(
         method=name, dataset=ds, encoder=encoder_spec,
         **budget,
         augmentations=ssl_policy(cfg.window_seconds, cfg.augmentation),
-        seed=seed, device=cfg.device, progress=progress,
+        seed=seed, device=cfg.device, progress=progress, amp=cfg.amp,
         **options,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
@@ -393,7 +398,7 @@ def run_comparison(
             results: list[EvaluationResult] = evaluate_fractions(
                 encoder, dataset, todo, protocol, seed=int(seed), device=cfg.device,
                 finetune_config=finetune_cfg, n_boot=cfg.n_boot,
-                min_positives_per_class=cfg.min_positives_per_class,
+                min_positives_per_class=cfg.min_positives_per_class, amp=cfg.amp,
             )  # fmt: skip
             eval_s = (time.perf_counter() - t0) / len(todo)
             for res in results:

@@ -81,13 +81,14 @@ def test_pretrain_amp_from_a_toml_config(captured, tmp_path):
 
 
 @pytest.mark.parametrize("command", [["pretrain"], ["evaluate", "enc"], ["embed", "enc",
-                                     "--out", "f.npy"]])  # fmt: skip
+                                     "--out", "f.npy"], ["compare"]])  # fmt: skip
 def test_bad_amp_fails_before_loading_data(command, monkeypatch, capsys):
+    import ecgssl.cli.compare as cli_compare
     import ecgssl.cli.embed as cli_embed
     import ecgssl.cli.evaluate as cli_evaluate
     import ecgssl.cli.pretrain as cli_pretrain
 
-    for module in (cli_pretrain, cli_evaluate, cli_embed):
+    for module in (cli_pretrain, cli_evaluate, cli_embed, cli_compare):
         monkeypatch.setattr(module, "load_cli_dataset", no_data)
     assert main([*command, "--amp", "bf16"]) == 2
     err = capsys.readouterr().err
@@ -108,3 +109,29 @@ def test_evaluate_and_embed_pass_amp(captured, tmp_path):
     with pytest.raises(Loaded):
         main(["embed", "enc", "--amp", "on", "--out", str(tmp_path / "f.npy")])
     assert captured["embed"]["amp"] is True
+
+
+@pytest.mark.parametrize("choice, value", [(None, "auto"), ("off", False), ("on", True)])
+def test_compare_passes_amp_to_its_config(monkeypatch, choice, value):
+    import ecgssl.cli.compare as cli_compare
+    import ecgssl.compare
+
+    seen = {}
+    real = ecgssl.compare.CompareConfig
+
+    def config(**kwargs):
+        seen["config"] = real(**kwargs)
+        return seen["config"]
+
+    monkeypatch.setattr(ecgssl.compare, "CompareConfig", config)
+    monkeypatch.setattr(cli_compare, "load_cli_dataset", no_data)
+    with pytest.raises(Loaded):
+        main(["compare", *(["--amp", choice] if choice else []), "--no-progress"])
+    assert seen["config"].amp == value
+
+
+def test_compare_config_rejects_a_bad_amp():
+    from ecgssl.compare import CompareConfig
+
+    with pytest.raises(ValueError, match="amp"):
+        CompareConfig(amp="bf16")

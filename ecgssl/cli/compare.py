@@ -10,7 +10,9 @@ from typing import Any
 from ecgssl.cli._common import (
     DeprecatedAlias,
     UserError,
+    add_amp_arg,
     add_dataset_args,
+    amp_setting,
     fractions,
     load_cli_dataset,
     load_spec_dataset,
@@ -75,6 +77,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="pretraining learning rate (default: the recipes', 1e-3)")  # fmt: skip
     c.add_argument("--window", type=float, default=2.5, help="pretraining crop in seconds")
     c.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_amp_arg(c, "pretraining, embedding and fine-tuning")
     c.add_argument("--out", type=Path, default=None,
                    help="output folder (default benchmarks/results/<dataset>)")  # fmt: skip
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     config = CompareConfig(
         methods=methods, label_fractions=fractions(args.label_fractions), seeds=seeds(args.seeds),
         protocol=args.protocol, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        window_seconds=args.window, device=args.device,
+        window_seconds=args.window, device=args.device, amp=amp_setting(args.amp),
         min_positives_per_class=args.min_positives_per_class,
     )  # fmt: skip
     if args.npz is not None:
