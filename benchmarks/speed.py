@@ -42,11 +42,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -269,13 +270,7 @@ def bench_memory(args: argparse.Namespace, device: torch.device, amp: AmpPlan) -
     rows = []
     print(f"  {'method':<7} {'input':>16} {'batch':>5} {'prec':>4} {'ckpt':>4} {'s/step':>7} "
           f"{'peak RSS MiB':>12} {'estimate MiB':>12}")  # fmt: skip
-    for fs, seconds, batch in _configs(args):
-        t = round(fs * seconds)
-        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc,
-                                    amp.label == "bf16")  # fmt: skip
-        if _skip_for_memory(rows, fs, seconds, batch, need, device):
-            continue
-        x = torch.randn(batch, 12, t, device=device)
+    for fs, seconds, batch, need, x in _fitting_inputs(args, rows, device, amp):
         for name in args.methods:
             torch.manual_seed(0)
             method = build_method(name, 12, device, args.checkpointing)
@@ -309,6 +304,20 @@ def _configs(args: argparse.Namespace) -> tuple[tuple[float, float, int], ...]:
     return tuple(c for c in configs if not args.fs or c[0] in args.fs)
 
 
+def _fitting_inputs(
+    args: argparse.Namespace, rows: list[dict], device: torch.device, amp: AmpPlan
+) -> Iterator[tuple[float, float, int, float, Tensor]]:
+    """``(fs, seconds, batch, need, x)`` for every config whose step fits in memory (the
+    others are noted in ``rows`` and skipped): ``need`` its estimated bytes, ``x`` a random
+    (batch, 12, time) input."""
+    for fs, seconds, batch in _configs(args):
+        t = round(fs * seconds)
+        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc,
+                                    amp.label == "bf16")  # fmt: skip
+        if not _skip_for_memory(rows, fs, seconds, batch, need, device):
+            yield fs, seconds, batch, need, torch.randn(batch, 12, t, device=device)
+
+
 def _skip_for_memory(rows: list[dict], fs: float, seconds: float, batch: int, need: float,
                      device: torch.device) -> bool:  # fmt: skip
     """Whether a config whose step needs about ``need`` bytes does not fit (noted in ``rows``)."""
@@ -329,13 +338,8 @@ def bench_methods(args: argparse.Namespace, device: torch.device, amp: AmpPlan) 
     print(f"  {'method':<7} {'input':>16} {'batch':>5} {'prec':>4} {'samples/s':>9} "
           f"{'GFLOP/s':>8} {'%fp32':>6} {'%bf16':>7} {'GB/step':>7} {'GB/s':>6} {'%bw':>5} "
           f"{'FLOP/B':>6} {'bound':>7} {'RSS MB':>7}")  # fmt: skip
-    for fs, seconds, batch in _configs(args):
-        t = round(fs * seconds)
-        need = step_memory_estimate(batch, t, args.checkpointing, not args.system_malloc,
-                                    amp.label == "bf16")  # fmt: skip
-        if _skip_for_memory(rows, fs, seconds, batch, need, device):
-            continue
-        x = torch.randn(batch, 12, t, device=device)
+    for fs, seconds, batch, _, x in _fitting_inputs(args, rows, device, amp):
+        t = x.shape[-1]
         big = batch * t > 64 * 2500
         for name in args.methods:
             torch.manual_seed(0)

@@ -26,13 +26,81 @@ from torch import Tensor
 
 from ecgssl.errors import InvalidTypeError, InvalidValueError
 
-__all__ = ["Batch", "LoaderBatches", "TensorBatches"]
+__all__ = ["Batch", "LoaderBatches", "ShuffledBatches", "TensorBatches"]
 
 #: One training batch: (batch, leads, time) signals and the records' patient codes (or None).
 Batch = tuple[Tensor, Tensor | None]
 
 
-class TensorBatches:
+class ShuffledBatches:
+    """What the resumable shuffled sources share: batches of a seeded permutation of
+    ``n_records`` records, sharded over ranks, with the generator state as the checkpoint.
+
+    Subclasses set ``batch_size``, ``drop_last``, ``generator``, ``rank`` and ``world_size``,
+    define :attr:`n_records` and yield the batches in ``epoch``.
+    """
+
+    resumable = True
+    batch_size: int
+    drop_last: bool
+    generator: torch.Generator
+    rank: int
+    world_size: int
+
+    @property
+    def n_records(self) -> int:
+        """Records per epoch."""
+        raise NotImplementedError
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Yield only this rank's slice of every global batch of ``batch_size`` records.
+
+        Rank r gets records ``[r * b, (r + 1) * b)`` of each global batch, with
+        ``b = batch_size / world_size``.
+
+        Raises:
+            ValueError: ``batch_size`` (or the last, incomplete batch kept with
+                ``drop_last=False``) does not split evenly over ``world_size`` ranks.
+        """
+        if not 0 <= rank < world_size:
+            raise InvalidValueError(f"rank {rank} is outside 0..{world_size - 1}")
+        if self.batch_size % world_size:
+            raise InvalidValueError(
+                f"batch_size={self.batch_size} (the global batch) must be divisible by the "
+                f"{world_size} processes of the distributed run"
+            )
+        tail = 0 if self.drop_last else self.n_records % self.batch_size
+        if tail % world_size:
+            raise InvalidValueError(
+                f"the last batch of each epoch has {tail} records, which do not split evenly "
+                f"over {world_size} processes; set drop_last=True"
+            )
+        self.rank, self.world_size = rank, world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """No-op: the generator reshuffles every epoch on its own."""
+
+    def __len__(self) -> int:
+        n = self.n_records
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def get_state(self) -> Tensor:
+        """The shuffling generator's state (take it at the start of an epoch)."""
+        return self.generator.get_state()
+
+    def set_state(self, state: Tensor) -> None:
+        """Restore the shuffling generator's state."""
+        self.generator.set_state(state)
+
+    def _indices(self, order: Tensor, k: int) -> Tensor:
+        """Batch ``k`` of the epoch order ``order`` (this rank's slice of it)."""
+        batch = order[k * self.batch_size : (k + 1) * self.batch_size]
+        if self.world_size > 1:
+            batch = batch.tensor_split(self.world_size)[self.rank]
+        return batch
+
+
+class TensorBatches(ShuffledBatches):
     """Shuffled mini-batches of an in-memory (records, leads, time) tensor.
 
     Args:
@@ -43,8 +111,6 @@ class TensorBatches:
         patient_ids: Optional integer patient code per record (records,); each batch then
             carries its records' codes (for methods with ``uses_patient_ids``).
     """
-
-    resumable = True
 
     def __init__(
         self,
@@ -66,45 +132,10 @@ class TensorBatches:
         self.generator = torch.Generator().manual_seed(seed)
         self.rank, self.world_size = 0, 1
 
-    def shard(self, rank: int, world_size: int) -> None:
-        """Yield only this rank's slice of every global batch of ``batch_size`` records.
-
-        Rank r gets records ``[r * b, (r + 1) * b)`` of each global batch, with
-        ``b = batch_size / world_size``.
-
-        Raises:
-            ValueError: ``batch_size`` (or the last, incomplete batch kept with
-                ``drop_last=False``) does not split evenly over ``world_size`` ranks.
-        """
-        if not 0 <= rank < world_size:
-            raise InvalidValueError(f"rank {rank} is outside 0..{world_size - 1}")
-        if self.batch_size % world_size:
-            raise InvalidValueError(
-                f"batch_size={self.batch_size} (the global batch) must be divisible by the "
-                f"{world_size} processes of the distributed run"
-            )
-        tail = 0 if self.drop_last else self.signals.shape[0] % self.batch_size
-        if tail % world_size:
-            raise InvalidValueError(
-                f"the last batch of each epoch has {tail} records, which do not split evenly "
-                f"over {world_size} processes; set drop_last=True"
-            )
-        self.rank, self.world_size = rank, world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        """No-op: the generator reshuffles every epoch on its own."""
-
-    def __len__(self) -> int:
-        n = self.signals.shape[0]
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def get_state(self) -> Tensor:
-        """The shuffling generator's state (take it at the start of an epoch)."""
-        return self.generator.get_state()
-
-    def set_state(self, state: Tensor) -> None:
-        """Restore the shuffling generator's state."""
-        self.generator.set_state(state)
+    @property
+    def n_records(self) -> int:
+        """Records per epoch."""
+        return int(self.signals.shape[0])
 
     def epoch(self, state: Tensor | None = None, skip: int = 0) -> Iterator[Batch]:
         """Batches of one epoch, as ``(signals, patient_ids or None)``.
@@ -117,9 +148,7 @@ class TensorBatches:
             self.generator.set_state(state)
         perm = torch.randperm(self.signals.shape[0], generator=self.generator)
         for k in range(skip, len(self)):
-            batch = perm[k * self.batch_size : (k + 1) * self.batch_size]
-            if self.world_size > 1:
-                batch = batch.tensor_split(self.world_size)[self.rank]
+            batch = self._indices(perm, k)
             ids = None if self.patient_ids is None else self.patient_ids[batch]
             yield self.signals[batch], ids
 

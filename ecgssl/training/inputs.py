@@ -109,13 +109,7 @@ def prepare_training_data(
         return batches, {**signal, "leads": given}
     if isinstance(data, ECGDataset):
         ds = data.subset("train") if data.split is not None else data
-        check_positive(ds.fs, f"fs of dataset {ds.name!r}")
-        check_lead_names(ds.leads, n_leads=ds.n_leads, name=f"leads of dataset {ds.name!r}")
-        if fs is not None and float(check_positive(fs, "fs")) != float(ds.fs):
-            raise InvalidValueError(
-                f"fs mismatch: fs={fs:g} Hz was given but dataset {ds.name!r} is sampled at "
-                f"{ds.fs:g} Hz; resample the dataset or drop the fs argument"
-            )
+        _check_dataset_rate(ds, fs)
         signals = torch.from_numpy(np.ascontiguousarray(ds.signals))
         names: list[str] | None = list(ds.leads)
         if leads is not None:
@@ -159,9 +153,8 @@ def prepare_training_data(
     return TensorBatches(x, batch_size, drop_last, seed, patient_ids=patients), signal
 
 
-def _dataset_stream(data: ECGDataset, fs: float | None,
-                    leads: Sequence[str] | None) -> StreamedSignals:  # fmt: skip
-    """A dataset's train split as a streamed set (the signals stay where they are)."""
+def _check_dataset_rate(data: ECGDataset, fs: float | None) -> None:
+    """The dataset's fs and lead names are valid, and ``fs`` (if given) is the dataset's."""
     check_positive(data.fs, f"fs of dataset {data.name!r}")
     check_lead_names(data.leads, n_leads=data.n_leads, name=f"leads of dataset {data.name!r}")
     if fs is not None and float(check_positive(fs, "fs")) != float(data.fs):
@@ -169,6 +162,12 @@ def _dataset_stream(data: ECGDataset, fs: float | None,
             f"fs mismatch: fs={fs:g} Hz was given but dataset {data.name!r} is sampled at "
             f"{data.fs:g} Hz; resample the dataset or drop the fs argument"
         )
+
+
+def _dataset_stream(data: ECGDataset, fs: float | None,
+                    leads: Sequence[str] | None) -> StreamedSignals:  # fmt: skip
+    """A dataset's train split as a streamed set (the signals stay where they are)."""
+    _check_dataset_rate(data, fs)
     rows = np.flatnonzero(data.split == "train") if data.split is not None else None
     if rows is not None and rows.size == 0:
         raise InvalidValueError(f"dataset {data.name!r} has no records in split ['train']")

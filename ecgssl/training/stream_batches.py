@@ -15,7 +15,6 @@ batches (positioned reads release the GIL) while the current one trains.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,12 +25,12 @@ from torch import Tensor
 
 from ecgssl.data.streamed import StreamedSignals
 from ecgssl.errors import InvalidValueError
-from ecgssl.training.batches import Batch
+from ecgssl.training.batches import Batch, ShuffledBatches
 
 __all__ = ["StreamBatches"]
 
 
-class StreamBatches:
+class StreamBatches(ShuffledBatches):
     """Shuffled mini-batches read from a :class:`StreamedSignals` as training goes.
 
     Args:
@@ -41,8 +40,6 @@ class StreamBatches:
         seed: Seed of the shuffling generator.
         prefetch: Batches read ahead in a background thread (0: read in the loop).
     """
-
-    resumable = True
 
     def __init__(self, signals: StreamedSignals, batch_size: int, drop_last: bool, seed: int,
                  prefetch: int = 2) -> None:  # fmt: skip
@@ -59,47 +56,14 @@ class StreamBatches:
         self.read_seconds = 0.0
         self.wait_seconds = 0.0
 
-    def shard(self, rank: int, world_size: int) -> None:
-        """Read only this rank's slice of every global batch (see ``TensorBatches.shard``)."""
-        if not 0 <= rank < world_size:
-            raise InvalidValueError(f"rank {rank} is outside 0..{world_size - 1}")
-        if self.batch_size % world_size:
-            raise InvalidValueError(
-                f"batch_size={self.batch_size} (the global batch) must be divisible by the "
-                f"{world_size} processes of the distributed run"
-            )
-        tail = 0 if self.drop_last else self.signals.epoch_records % self.batch_size
-        if tail % world_size:
-            raise InvalidValueError(
-                f"the last batch of each epoch has {tail} records, which do not split evenly "
-                f"over {world_size} processes; set drop_last=True"
-            )
-        self.rank, self.world_size = rank, world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        """No-op: the generator reshuffles every epoch on its own."""
-
-    def __len__(self) -> int:
-        n = self.signals.epoch_records
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def get_state(self) -> Tensor:
-        """The shuffling generator's state (take it at the start of an epoch)."""
-        return self.generator.get_state()
-
-    def set_state(self, state: Tensor) -> None:
-        """Restore the shuffling generator's state."""
-        self.generator.set_state(state)
+    @property
+    def n_records(self) -> int:
+        """Records per epoch (the set's epoch order)."""
+        return int(self.signals.epoch_records)
 
     def probe(self, n: int) -> Tensor:
         """The first ``n`` records of the set (fixed records for health statistics)."""
         return torch.from_numpy(self.signals.read(torch.arange(min(n, len(self.signals)))))
-
-    def _indices(self, order: Tensor, k: int) -> Tensor:
-        batch = order[k * self.batch_size : (k + 1) * self.batch_size]
-        if self.world_size > 1:
-            batch = batch.tensor_split(self.world_size)[self.rank]
-        return batch
 
     def _read(self, index: Tensor) -> Batch:
         t0 = time.perf_counter()
