@@ -21,20 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
-from ecgssl.evaluation.metrics import macro_auroc
-
-
-def _auroc_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Macro AUROC of every row: ``y`` (B, n, C) binary, ``s`` (B, n, C) scores -> (B,).
-
-    Mann-Whitney U with average ranks for ties, so it equals scikit-learn's ``roc_auc_score``
-    per class; every row must hold positives and negatives of every class."""
-    ranks = rankdata(s, axis=1)
-    pos = y.sum(1)
-    u = (ranks * y).sum(1) - pos * (pos + 1) / 2
-    return (u / (pos * (y.shape[1] - pos))).mean(-1)
+from ecgssl.evaluation.metrics import auroc_rows, macro_auroc
 
 
 def paired_gain_ci(
@@ -53,8 +41,12 @@ def paired_gain_ci(
             continue
         idx.append(i)
     ib = np.stack(idx)
-    yb = y[ib].astype(np.float64)
-    draws = np.mean([_auroc_rows(yb, s[ib]) - _auroc_rows(yb, r[ib]) for s, r in pairs], axis=0)
+    yb = y[ib].transpose(0, 2, 1)  # (resamples, classes, records)
+
+    def macro(scores: np.ndarray) -> np.ndarray:
+        return auroc_rows(yb, scores[ib].transpose(0, 2, 1)).mean(-1)
+
+    draws = np.mean([macro(s) - macro(r) for s, r in pairs], axis=0)
     lo, hi = np.percentile(draws, [2.5, 97.5])
     return gain, float(lo), float(hi)
 

@@ -13,6 +13,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ecgssl.errors import InvalidValueError
 
 __all__ = [
+    "auroc_rows",
     "best_thresholds",
     "bootstrap_ci",
     "classification_metrics",
@@ -220,12 +221,20 @@ def _bootstrap_macro_auroc(
     for start in range(0, n_boot, block):
         b = min(block, n_boot - start)
         idx = rng.integers(0, n, (b, n))  # row r = the r-th draw of rng.integers(0, n, n)
-        y = pos_mask[:, idx].transpose(1, 0, 2)  # (b, classes, n)
-        ranks = rankdata(scores[:, idx].transpose(1, 0, 2), axis=-1)
-        pos = y.sum(-1)
-        neg = n - pos
-        ok = ((pos > 0) & (neg > 0)).all(-1)
-        u = (ranks * y).sum(-1) - pos * (pos + 1) / 2
-        auc = u / np.maximum(pos * neg, 1)
+        auc = auroc_rows(pos_mask[:, idx].transpose(1, 0, 2), scores[:, idx].transpose(1, 0, 2))
+        ok = ~np.isnan(auc).any(-1)  # (b, classes) -> resamples that kept every class
         out.append(auc[ok].mean(-1))
     return np.concatenate(out)
+
+
+def auroc_rows(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
+    """ROC AUC along the last axis of ``(..., n)`` binary labels and scores, for many rows at
+    once: the Mann-Whitney U statistic with average ranks for ties, which equals
+    scikit-learn's ``roc_auc_score``. NaN where a row lacks positives or negatives."""
+    y = (np.asarray(y_true) > 0).astype(np.float64)
+    ranks = rankdata(y_score, axis=-1)
+    pos = y.sum(-1)
+    neg = y.shape[-1] - pos
+    u = (ranks * y).sum(-1) - pos * (pos + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)

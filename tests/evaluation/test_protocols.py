@@ -97,6 +97,19 @@ def test_bootstrap_scores_every_resample_on_the_same_classes():
     assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
 
 
+def test_auroc_rows_equals_sklearn_and_marks_undefined_rows():
+    from ecgssl.evaluation.metrics import auroc_rows
+
+    rng = np.random.default_rng(6)
+    y = (rng.random((4, 50)) < 0.3).astype(int)
+    y[3] = 0  # no positives: undefined
+    s = np.round(rng.normal(size=(4, 50)) + y, 1)  # ties
+    got = auroc_rows(y, s)
+    for i in range(3):
+        assert got[i] == pytest.approx(roc_auc_score(y[i], s[i]), abs=1e-12)
+    assert np.isnan(got[3])
+
+
 @pytest.mark.parametrize("block", [None, 7 * 60 * 3])
 def test_vectorised_bootstrap_equals_the_loop_with_ties(monkeypatch, block):
     """macro AUROC's all-at-once bootstrap (rank statistics) gives the interval of the
