@@ -134,8 +134,30 @@ def _labels(
     return out, names, multilabel
 
 
+def _fold_list(split: str, value: int | str | Sequence[int]) -> list[int]:
+    """Fold numbers from a list, a single number (``--dataset-option val_folds=8``) or a
+    comma-separated string (``"1,2,3"``); a clear error for anything else."""
+    items: Sequence[Any]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        items = [value]
+    elif isinstance(value, str):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, Sequence):
+        items = value
+    else:
+        raise InvalidValueError(
+            f"{split}_folds must be fold numbers (a list, one number or '1,2,3'), got {value!r}"
+        )
+    try:
+        return [int(f) for f in items]
+    except (TypeError, ValueError):
+        raise InvalidValueError(
+            f"{split}_folds must be fold numbers (a list, one number or '1,2,3'), got {value!r}"
+        ) from None
+
+
 def _fold_split(
-    folds: np.ndarray, mapping: dict[str, Sequence[int] | None]
+    folds: np.ndarray, mapping: dict[str, int | str | Sequence[int] | None]
 ) -> tuple[np.ndarray, dict[str, list[int]]]:
     """Split names from fold numbers: the folds given per split, or by default the highest
     fold as test, the next as val and the rest as train. Unlisted folds -> "" (dropped)."""
@@ -148,7 +170,7 @@ def _fold_split(
             )
         chosen = {"train": present[:-2], "val": [present[-2]], "test": [present[-1]]}
     else:
-        chosen = {s: [int(f) for f in (v or ())] for s, v in mapping.items()}
+        chosen = {s: _fold_list(s, v) if v is not None else [] for s, v in mapping.items()}
         seen: dict[int, str] = {}
         for s, fs in chosen.items():
             for f in fs:
@@ -160,6 +182,8 @@ def _fold_split(
         absent = sorted(set(seen) - set(present))
         if absent:
             raise InvalidValueError(f"folds {absent} are not in the archive (its folds: {present})")
+        if mapping.get("train") is None:  # val/test named, train not: train is the rest
+            chosen["train"] = [f for f in present if f not in seen]
     split = np.full(len(folds), "", dtype=object)
     for s, fs in chosen.items():
         split[np.isin(folds, fs)] = s
@@ -173,9 +197,9 @@ def load_npz_archive(
     *,
     fs: float | None = None,
     leads: Sequence[str] | None = None,
-    train_folds: Sequence[int] | None = None,
-    val_folds: Sequence[int] | None = None,
-    test_folds: Sequence[int] | None = None,
+    train_folds: int | str | Sequence[int] | None = None,
+    val_folds: int | str | Sequence[int] | None = None,
+    test_folds: int | str | Sequence[int] | None = None,
     split_key: str | None = None,
     signals_key: str = NPZ_KEYS["signals"],
     labels_key: str | None = NPZ_KEYS["labels"],
@@ -199,7 +223,8 @@ def load_npz_archive(
 
     Splits, in order of precedence: ``split_key`` (an array of ``"train"``/``"val"``/
     ``"test"``); folds (``folds_key``) mapped by ``train_folds``/``val_folds``/``test_folds``
-    (records in no listed fold are dropped; without any of them, the highest fold is
+    (without ``train_folds``, every fold not listed for val or test is ``train``; with it,
+    records in no listed fold are dropped; without any of them, the highest fold is
     ``test``, the next ``val`` and the rest ``train``: PTB-XL's 1-8/9/10, or 1-7/8/9 for
     the dev archive); otherwise a hash of the patient (else record) id, 70/15/15 %.
 
@@ -209,7 +234,8 @@ def load_npz_archive(
         fs: Sampling rate in Hz; required when the archive has no ``fs_key`` array, and must
             agree with it otherwise.
         leads: Lead names; required when the archive has no ``leads_key`` array.
-        train_folds, val_folds, test_folds: Fold numbers of each split.
+        train_folds, val_folds, test_folds: Fold numbers of each split: a list, one number
+            or a comma-separated string (``"1,2,3"``, handy on the command line).
         split_key: Key of a per-record split-name array (instead of folds).
         signals_key: Key of the signals, (records, leads, time) or (records, time, leads).
         labels_key: Key of the labels: (records, classes) multi-hot, or (records,) indices.

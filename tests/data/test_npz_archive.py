@@ -58,6 +58,22 @@ def test_fold_mapping_drops_unlisted_folds(archive):
         ecgssl.load_dataset("npz", root=archive, test_folds=[11])
 
 
+def test_fold_options_as_typed_on_the_command_line(archive, tmp_path):
+    # `--dataset-option val_folds=8` arrives as an int, `train_folds=1,2` as a string.
+    ds = ecgssl.load_dataset("npz", root=archive, train_folds="1,2", val_folds=8, test_folds=9)
+    assert sorted(set(ds.record_info["fold"][ds.split == "train"].tolist())) == [1, 2]
+    assert set(ds.record_info["fold"][ds.split == "val"].tolist()) == {8}
+    # val and test named, train not: train is every other fold (nothing dropped).
+    ds = ecgssl.load_dataset("npz", root=archive, val_folds=8, test_folds=[9])
+    assert len(ds) == 30 and ds.info.get("dropped_records", 0) == 0
+    assert sorted(set(ds.record_info["fold"][ds.split == "train"].tolist())) == [
+        1, 2, 3, 4, 5, 6, 7, 10]  # fmt: skip
+    with pytest.raises(ValueError, match="val_folds must be fold numbers"):
+        ecgssl.load_dataset("npz", root=archive, val_folds="eight")
+    with pytest.raises(ValueError, match="test_folds must be fold numbers"):
+        ecgssl.load_dataset("npz", root=archive, test_folds=8.5)
+
+
 def test_split_key_layout_and_required_facts(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(8, 500, 3))  # (records, time, leads)
