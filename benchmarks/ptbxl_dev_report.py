@@ -94,6 +94,54 @@ def dev_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def report_table(
+    by_tag: dict[str, list[dict]], scores_dir: Path, baseline: str, n_boot: int
+) -> str:
+    """The fold-9 table: per recipe and cell, both arms' mean AUROC and the paired gain with
+    its CI. ``baseline`` "random" pairs each seed with its own untrained copy (in the
+    recipe's scores file); "random_bn" with the BatchNorm-recalibrated one
+    (``random_bn_sSEED.npz``, linear cells only; recipes whose seeds lack it are left out,
+    and the table is "" when none has it)."""
+    lines = [
+        "| recipe | seeds | steps | pretrain min | cell | pretrained | "
+        f"{'random init' if baseline == 'random' else 'random init, BN from data'} | gain | "
+        "95 % CI of gain |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for tag, rs in by_tag.items():
+        files = [np.load(scores_dir / f"{tag}_s{r['seed']}.npz") for r in rs]
+        if baseline == "random":
+            bases = files
+        else:
+            paths = [scores_dir / f"{baseline}_s{r['seed']}.npz" for r in rs]
+            if not all(p.exists() for p in paths):
+                continue  # this recipe's seeds lack that baseline
+            bases = [np.load(p) for p in paths]
+        y = files[0]["ssl/y_test"]
+        cells = sorted({k.split("/", 1)[1].split("/label_seed")[0] for k in files[0].files
+                        if k.startswith("ssl/") and k != "ssl/y_test"})  # fmt: skip
+        for cell in cells:
+            pairs = [
+                (f[k], b[f"{baseline}/{k.split('/', 1)[1]}"])
+                for f, b in zip(files, bases)
+                for k in f.files
+                if k.startswith("ssl/")
+                and k.split("/", 1)[1].split("/label_seed")[0] == cell
+                and f"{baseline}/{k.split('/', 1)[1]}" in b.files
+            ]
+            if not pairs:
+                continue
+            ssl = np.mean([macro_auroc(y, s) for s, _ in pairs])
+            rnd = np.mean([macro_auroc(y, r) for _, r in pairs])
+            gain, lo, hi = paired_gain_ci(y, pairs, n_boot)
+            minutes = np.mean([r["pretrain_seconds"] for r in rs]) / 60
+            lines.append(
+                f"| {tag} | {len(rs)} | {rs[0]['steps']} | {minutes:.1f} | {cell} | {ssl:.4f} | "
+                f"{rnd:.4f} | {gain:+.4f} | [{lo:+.4f}, {hi:+.4f}] |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("runs", type=Path)
@@ -115,32 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r.get("mode") == "report":
             by_tag[r["tag"]].append(r)
-    lines = [
-        "| recipe | seeds | steps | pretrain min | cell | pretrained | random init | gain | "
-        "95 % CI of gain |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---|",
-    ]
-    for tag, rs in by_tag.items():
-        files = [np.load(a.scores / f"{tag}_s{r['seed']}.npz") for r in rs]
-        y = files[0]["ssl/y_test"]
-        cells = sorted({k.split("/", 1)[1].split("/label_seed")[0] for k in files[0].files
-                        if k.startswith("ssl/") and k != "ssl/y_test"})  # fmt: skip
-        for cell in cells:
-            pairs = [
-                (f[f"ssl/{k.split('/', 1)[1]}"], f[f"random/{k.split('/', 1)[1]}"])
-                for f in files
-                for k in f.files
-                if k.startswith("ssl/") and k.split("/", 1)[1].split("/label_seed")[0] == cell
-            ]
-            ssl = np.mean([macro_auroc(y, s) for s, _ in pairs])
-            rnd = np.mean([macro_auroc(y, r) for _, r in pairs])
-            gain, lo, hi = paired_gain_ci(y, pairs, a.n_boot)
-            minutes = np.mean([r["pretrain_seconds"] for r in rs]) / 60
-            lines.append(
-                f"| {tag} | {len(rs)} | {rs[0]['steps']} | {minutes:.1f} | {cell} | {ssl:.4f} | "
-                f"{rnd:.4f} | {gain:+.4f} | [{lo:+.4f}, {hi:+.4f}] |"
-            )
-    text = "\n".join(lines)
+    text = report_table(by_tag, a.scores, "random", a.n_boot)
+    bn = report_table(by_tag, a.scores, "random_bn", a.n_boot)
+    if bn:
+        text += (
+            "\n\nAgainst random init with BatchNorm statistics recomputed on folds 1-7 "
+            "(`benchmarks/ptbxl_random_bn.py`; same initial weights, no training):\n\n" + bn
+        )
     print(text)
     if a.out:
         a.out.write_text(text + "\n")

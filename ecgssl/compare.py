@@ -2,9 +2,12 @@
 
 Every SSL method is pretrained on the same data (the dataset's train split), with the same
 encoder, epochs, batch size, learning rate and augmentation policy, then evaluated by the
-same protocol at each label fraction and seed. Two baselines go through the same code paths:
+same protocol at each label fraction and seed. The baselines go through the same code paths:
 ``random_init`` (the protocol applied to a randomly initialised encoder of the same
-architecture) and ``supervised`` (that random encoder fine-tuned end to end on the labels).
+architecture), ``random_init_bn`` (that encoder with its BatchNorm statistics recomputed on
+the pretraining records, :func:`~ecgssl.evaluation.recalibrate_batchnorm`: no training, and a
+markedly stronger baseline on real ECGs) and ``supervised`` (that random encoder fine-tuned
+end to end on the labels).
 
 Method entries are registry names with optional overrides, e.g. ``"bell"``,
 ``"bell:gamma=0.5"``, ``"bell:shared_weights=true"`` or ``"bell:inter_pairs=random"``, so BELL
@@ -35,6 +38,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.data.cache import atomic_write
 from ecgssl.encoders.base import Encoder
 from ecgssl.errors import InvalidValueError
+from ecgssl.evaluation.batchnorm import recalibrate_batchnorm
 from ecgssl.evaluation.finetune import FinetuneConfig
 from ecgssl.evaluation.leakage import record_provenance
 from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
@@ -53,7 +57,9 @@ __all__ = [
     "summary_table",
 ]
 
-BASELINES = ("random_init", "supervised")
+BASELINES = ("random_init", "random_init_bn", "supervised")
+#: At most this many pretraining records recompute ``random_init_bn``'s BatchNorm statistics.
+BN_RECORDS = 4096
 FIELDS = (
     "dataset", "method", "seed", "label_fraction", "protocol", "macro_auroc",
     "macro_auroc_ci_low", "macro_auroc_ci_high", "macro_auprc", "macro_f1", "n_train",
@@ -90,10 +96,10 @@ class CompareConfig:
 
     Attributes:
         methods: SSL method entries (``"name"`` or ``"name:key=value,..."``) and baselines
-            (``"random_init"``, ``"supervised"``).
+            (``"random_init"``, ``"random_init_bn"``, ``"supervised"``).
         label_fractions: Fractions of the training labels, each in (0, 1].
         seeds: One pretraining + evaluation per seed.
-        protocol: Evaluation protocol of the SSL methods and ``random_init``
+        protocol: Evaluation protocol of the SSL methods, ``random_init`` and ``random_init_bn``
             (``"linear"``, ``"knn"`` or ``"finetune"``).
         encoder: Encoder spec shared by every method and baseline (default ``multibranch``).
         epochs: Pretraining epochs of every SSL method (ignored when ``steps`` is set).
@@ -292,6 +298,15 @@ def _random_encoder(cfg: CompareConfig, n_leads: int, seed: int) -> Encoder:
     return build_encoder(cfg.encoder, n_leads)
 
 
+def _recalibrate(encoder: Encoder, ds: ECGDataset, seed: int, device: str) -> None:
+    """``random_init_bn``: BatchNorm statistics from (at most :data:`BN_RECORDS`) training
+    records of the pretraining set, drawn with the seed."""
+    train = np.flatnonzero(np.asarray(ds.split) == "train")
+    if len(train) > BN_RECORDS:
+        train = np.sort(np.random.default_rng(seed).choice(train, BN_RECORDS, replace=False))
+    recalibrate_batchnorm(encoder, np.asarray(ds.signals[train], dtype=np.float32), device=device)
+
+
 def _pretrained_encoder(
     cfg: CompareConfig, label: str, name: str, options: dict[str, Any], ds: ECGDataset,
     seed: int, out_dir: Path, progress: bool,
@@ -385,6 +400,8 @@ def run_comparison(
             pre_s = 0.0
             if name in BASELINES:
                 encoder = _random_encoder(cfg, dataset.n_leads, 10_000 + int(seed))
+                if name == "random_init_bn":
+                    _recalibrate(encoder, pre_ds, int(seed), cfg.device)
             else:
                 encoder, pre_s = _pretrained_encoder(
                     cfg, label, name, options, pre_ds, int(seed), out, progress
@@ -491,13 +508,18 @@ def summary_table(
             "class taken first (class-balanced few-shot sets, not plain fractions)"
         )  # fmt: skip
         source = f"`{pretrain_data}` (train split)" if pretrain_data else "its train split"
+        bn = (
+            "; `random_init_bn` = random init with BatchNorm statistics from the pretraining "
+            "records (no training)"
+            if any(r.get("method") == "random_init_bn" for r in rows) else ""
+        )  # fmt: skip
         lines.append(
             f"Macro AUROC on the `{rows[0]['dataset']}` test split, mean ± std over seeds "
             f"{list(config.seeds)}; SSL methods pretrained on {source}: "
             f"{_budget_text(rows, config)}, {config.window_seconds:g} s "
             f"crops, `{config.augmentation}` views, {config.protocol} protocol; encoder "
             f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
-            f"`supervised` = the same encoder trained from scratch on the labels. Label "
+            f"`supervised` = the same encoder trained from scratch on the labels{bn}. Label "
             f"fractions are {sampling}; n = labeled training records.\n"
         )
     head = (

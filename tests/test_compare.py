@@ -128,3 +128,31 @@ def test_pretrain_data_sampling_semantics_and_labeled_counts(tmp_path):
                        tmp_path, progress=False, log=lambda s: None, pretrain_data=other)  # fmt: skip
     with pytest.raises(ValueError, match="min_positives_per_class"):
         config(min_positives_per_class=-1)
+
+
+def test_random_init_bn_baseline_recalibrates_batchnorm_only(tmp_path, monkeypatch):
+    """random_init_bn: the same initial weights as random_init, BatchNorm statistics from the
+    pretraining set's train split, nothing trained; named in results.md."""
+    import ecgssl.compare as compare
+
+    seen: list = []
+    real = compare.recalibrate_batchnorm
+
+    def spy(encoder, signals, **kw):
+        seen.append(np.asarray(signals).shape)
+        before = {k: v.clone() for k, v in encoder.state_dict().items()}
+        out = real(encoder, signals, **kw)
+        changed = {k for k, v in encoder.state_dict().items() if not (v == before[k]).all()}
+        assert changed and all("running" in k or "num_batches" in k for k in changed)
+        return out
+
+    monkeypatch.setattr(compare, "recalibrate_batchnorm", spy)
+    cfg = config(methods=["random_init", "random_init_bn"], label_fractions=[1.0], n_boot=0)
+    rows = run_comparison(toy(), cfg, tmp_path, progress=False, log=lambda _: None)
+    assert seen == [(32, 3, 150)]  # the 32 train records of toy(), once (one seed)
+    by = {r["method"]: r for r in rows}
+    assert set(by) == {"random_init", "random_init_bn"}
+    assert by["random_init_bn"]["steps"] == 0 and by["random_init_bn"]["protocol"] == "linear"
+    assert "`random_init_bn` = random init with BatchNorm statistics" in (
+        tmp_path / "results.md").read_text()  # fmt: skip
+    assert parse_method("random_init_bn") == ("random_init_bn", {})

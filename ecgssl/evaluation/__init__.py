@@ -1,6 +1,7 @@
 """Downstream evaluation: embeddings, linear probe, kNN, fine-tuning, label fractions,
 metrics, the leakage guard, and the online monitor of a pretraining run."""
 
+from ecgssl.evaluation.batchnorm import recalibrate_batchnorm
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.finetune import FinetuneConfig, FinetuneResult, finetune
 from ecgssl.evaluation.knn import knn_scores
@@ -45,5 +46,6 @@ __all__ = [
     "label_fraction_indices",
     "macro_auprc",
     "macro_auroc",
+    "recalibrate_batchnorm",
     "record_provenance",
 ]
