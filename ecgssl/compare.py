@@ -5,8 +5,8 @@ encoder, epochs, batch size, learning rate and augmentation policy, then evaluat
 same protocol at each label fraction and seed. The baselines go through the same code paths:
 ``random_init`` (the protocol applied to a randomly initialised encoder of the same
 architecture), ``random_init_bn`` (that encoder with its BatchNorm statistics recomputed on
-the pretraining records, :func:`~ecgssl.evaluation.recalibrate_batchnorm`: no training, and a
-markedly stronger baseline on real ECGs) and ``supervised`` (that random encoder fine-tuned
+the pretraining records, :func:`~ecgssl.evaluation.recalibrate_batchnorm`: no training, the
+control for "did pretraining learn more than data statistics?") and ``supervised`` (that random encoder fine-tuned
 end to end on the labels).
 
 Method entries are registry names with optional overrides, e.g. ``"bell"``,
