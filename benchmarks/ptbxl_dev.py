@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also probe the encoder every N steps (checkpoints in a temp folder)")  # fmt: skip
     ap.add_argument("--scores-dir", type=Path, default=None,
                     help="save both arms' per-record test scores here (report mode)")  # fmt: skip
+    ap.add_argument("--probe-target", action="store_true",
+                    help="also probe the EMA target encoder (BYOL-type methods; dev mode)")  # fmt: skip
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
@@ -237,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(a.scores_dir / f"{a.tag or a.method}_s{seed}.npz",
                      **{f"ssl/{k}": v for k, v in ssl_scores.items()},
                      **{f"random/{k}": v for k, v in rnd_scores.items()})  # fmt: skip
+        target = {}
+        if a.probe_target:  # the EMA copy, as some mean-teacher methods evaluate
+            t = getattr(result.method, "target_encoder", None)
+            if t is None:
+                raise SystemExit(f"--probe-target: {a.method} has no EMA target encoder")
+            target = probe(t.eval(), ds, a.fractions, a.label_seeds, False, seed)
+            target.pop("scores")
         curve = {}
         if tmp is not None:
             for path in sorted(Path(tmp.name).glob("*.pt")):
@@ -256,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             **{f"ssl/{k}": v for k, v in ssl_m.items()},
             **{f"random/{k}": v for k, v in rnd_m.items()},
             **{f"gain/{k}": ssl_m[k] - rnd_m[k] for k in ssl_m},
+            **{f"target/{k}": v for k, v in target.items()},
             **health,
             **({"curve/linear_val@0.1": curve} if curve else {}),
         }  # fmt: skip
