@@ -29,28 +29,34 @@ CELLS = {  # runs.jsonl key -> axis label
     "gain/linear_test@1": "linear probe\n100 % labels\n(1,282 records)",
     "gain/finetune_test@0.1": "fine-tune\n10 % labels\n(128 records)",
 }
-METHODS = {"bell": ("BELL", "#1f77b4"), "lead_barlow": ("lead_barlow", "#ff7f0e")}
+METHODS = {  # runs.jsonl tag -> legend label, colour
+    "bell-recipe": ("BELL, recipe (1000 steps)", "#1f77b4"),
+    "bell-1500": ("BELL, 1500 steps", "#aec7e8"),
+    "lead_barlow-recipe": ("lead_barlow, recipe (1000 steps)", "#ff7f0e"),
+}
 
 
 def load_gains(runs: Path) -> dict[str, dict[str, list[float]]]:
-    """method -> cell -> one gain per seed (fold-9 report rows with the recipe's 1000 steps)."""
+    """tag -> cell -> one gain per seed (fold-9 report rows of the tags in METHODS)."""
     gains: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for line in runs.read_text().splitlines():
         row = json.loads(line)
-        if row.get("mode") != "report" or row["method"] not in METHODS:
+        if row.get("mode") != "report" or row.get("tag") not in METHODS:
             continue
         for key in CELLS:
             if key in row:
-                gains[row["method"]][key].append(float(row[key]))
+                gains[row["tag"]][key].append(float(row[key]))
     return gains
 
 
 def draw(gains: dict[str, dict[str, list[float]]], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(8.0, 4.2), dpi=120)
     x = np.arange(len(CELLS))
-    width = 0.38
-    for i, (method, (label, color)) in enumerate(METHODS.items()):
-        offset = (i - 0.5) * width
+    shown = [m for m in METHODS if m in gains]
+    width = 0.8 / len(shown)
+    for i, method in enumerate(shown):
+        label, color = METHODS[method]
+        offset = (i - (len(shown) - 1) / 2) * width
         per_seed = [gains[method][key] for key in CELLS]
         means = [float(np.mean(g)) for g in per_seed]
         n_seeds = max(len(g) for g in per_seed)

@@ -51,7 +51,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     c.add_argument("--config", type=Path, default=None, help="TOML file of options")
     add_dataset_args(c, npz=True)
     c.add_argument("--methods", default="bell,byol,simclr,supervised,random_init",
-                   help="comma-separated methods/baselines; options as name:key=value")  # fmt: skip
+                   help="comma-separated methods and baselines (random_init, random_init_bn: "
+                   "random init with BatchNorm statistics from the pretraining records, "
+                   "supervised); options as name:key=value")  # fmt: skip
     c.add_argument("--ablations", action="store_true",
                    help="add the BELL ablations (gamma 1/0.5/0, shared branches, random pair)")  # fmt: skip
     c.add_argument("--label-fractions", default="0.01,0.1,1.0",
