@@ -1,0 +1,63 @@
+"""benchmarks/ptbxl_dev_report.py: the fold-9 tables pair each seed with its own baseline."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgssl.evaluation import macro_auroc
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ptbxl_dev_report.py"
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("ptbxl_dev_report", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _scores(rng, y, quality):
+    return y * quality + rng.normal(size=y.shape)
+
+
+def test_tables_pair_seeds_with_their_baselines(report, tmp_path):
+    rng = np.random.default_rng(0)
+    y = (rng.random((80, 3)) < 0.4).astype(float)
+    rows = {"good": [], "plain": []}
+    for tag, quality in (("good", 2.0), ("plain", 0.5)):
+        for seed in (0, 1):
+            arrays = {"ssl/y_test": y}
+            for ls in range(2):
+                arrays[f"ssl/linear@0.1/label_seed{ls}"] = _scores(rng, y, quality)
+                arrays[f"random/linear@0.1/label_seed{ls}"] = _scores(rng, y, 0.5)
+            np.savez(tmp_path / f"{tag}_s{seed}.npz", **arrays)
+            rows[tag].append({"tag": tag, "seed": seed, "steps": 10, "pretrain_seconds": 60.0})
+    # The BN baseline exists for both seeds: it is scored for both tags.
+    for seed in (0, 1):
+        np.savez(tmp_path / f"random_bn_s{seed}.npz",
+                 **{f"random_bn/linear@0.1/label_seed{ls}": _scores(rng, y, 1.0)
+                    for ls in range(2)})  # fmt: skip
+    plain = report.report_table(rows, tmp_path, "random", n_boot=200)
+    lines = [line for line in plain.splitlines() if line.startswith("| good")]
+    assert len(lines) == 1
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    f = [np.load(tmp_path / f"good_s{s}.npz") for s in (0, 1)]
+    ssl = np.mean([macro_auroc(y, g[f"ssl/linear@0.1/label_seed{ls}"]) for g in f for ls in (0, 1)])
+    rnd = np.mean(
+        [macro_auroc(y, g[f"random/linear@0.1/label_seed{ls}"]) for g in f for ls in (0, 1)]
+    )
+    assert cells[4] == "linear@0.1" and float(cells[5]) == pytest.approx(ssl, abs=1e-4)
+    assert float(cells[6]) == pytest.approx(rnd, abs=1e-4)
+    assert float(cells[7]) == pytest.approx(ssl - rnd, abs=1e-4)
+    lo, hi = (float(v) for v in cells[8].strip("[]").split(","))
+    assert lo < ssl - rnd < hi
+    bn = report.report_table(rows, tmp_path, "random_bn", n_boot=200)
+    assert "random init, BN from data" in bn and bn.count("| good |") == 1
+    # A tag whose seeds lack the BN baseline is left out; none having it gives "".
+    (tmp_path / "random_bn_s1.npz").unlink()
+    assert report.report_table(rows, tmp_path, "random_bn", n_boot=200) == ""
