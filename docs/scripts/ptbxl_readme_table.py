@@ -41,7 +41,9 @@ def table(results: Path) -> str:
         tag, seeds, _steps, _minutes, cell, ssl, rnd, gain, ci = cells[:9]
         rows.setdefault((tag, seeds), {})[cell] = (ssl, rnd, gain, ci)
     out = [HEAD]
-    for (tag, seeds), by_cell in rows.items():
+    order = list(NAMES)  # the recipes in NAMES' order, then any other tag as found
+    ranked = sorted(rows.items(), key=lambda kv: order.index(kv[0][0]) if kv[0][0] in order else 99)
+    for (tag, seeds), by_cell in ranked:
 
         def fmt(cell: str, by_cell: dict[str, tuple[str, ...]] = by_cell) -> str:
             if cell not in by_cell:
