@@ -138,8 +138,9 @@ _BUDGET_EVIDENCE = (
     "Budget chosen with BELL on PTB-XL fold 8 (docs/recipe.md): at equal compute, batch 64 x "
     "500 steps matched batch 128 x 500 steps and beat batch 128 x 250 steps, so the recipe "
     "spends its compute on steps: 1000 steps at batch 64 (50 epochs of 1,282 records, about "
-    "6-7 min on 2 CPU cores); lr 3e-3, EMA 0.97/0.99, random-resized crops and adding the HCE "
-    "recordings did not help there."
+    "7.5 min on 2 CPU cores at 0.45 s per step); 1500 steps gained 0.003 more (below the seed "
+    "noise); lr 3e-3, EMA 0.97/0.99, random-resized crops and adding the HCE recordings did "
+    "not help there."
 )
 _register("bell", Recipe(
     "bell", **SHARED_BUDGET,
