@@ -137,23 +137,18 @@ def _labels(
 def _fold_list(split: str, value: int | str | Sequence[int]) -> list[int]:
     """Fold numbers from a list, a single number (``--dataset-option val_folds=8``) or a
     comma-separated string (``"1,2,3"``); a clear error for anything else."""
-    items: Sequence[Any]
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        items = [value]
-    elif isinstance(value, str):
-        items = [v.strip() for v in value.split(",") if v.strip()]
-    elif isinstance(value, Sequence):
-        items = value
-    else:
-        raise InvalidValueError(
-            f"{split}_folds must be fold numbers (a list, one number or '1,2,3'), got {value!r}"
-        )
+    error = InvalidValueError(
+        f"{split}_folds must be fold numbers (a list, one number or '1,2,3'), got {value!r}"
+    )
+    items: Any = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if isinstance(items, (int, np.integer)) and not isinstance(items, bool):
+        items = [items]
+    if not isinstance(items, Sequence):
+        raise error
     try:
         return [int(f) for f in items]
     except (TypeError, ValueError):
-        raise InvalidValueError(
-            f"{split}_folds must be fold numbers (a list, one number or '1,2,3'), got {value!r}"
-        ) from None
+        raise error from None
 
 
 def _fold_split(

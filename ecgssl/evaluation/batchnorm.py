@@ -22,7 +22,7 @@ from ecgssl.data.base import ECGDataset
 from ecgssl.device import resolve_device
 from ecgssl.encoders.base import Encoder
 from ecgssl.errors import InvalidValueError
-from ecgssl.validation import check_positive, check_signal
+from ecgssl.evaluation.embed import encoder_input
 
 __all__ = ["recalibrate_batchnorm"]
 
@@ -52,13 +52,7 @@ def recalibrate_batchnorm(
     Raises:
         InvalidValueError: the encoder has no BatchNorm layer, or ``signals`` is malformed.
     """
-    if isinstance(signals, ECGDataset):
-        signals = signals.signals
-    x = torch.as_tensor(signals)
-    if not x.is_floating_point():
-        x = x.float()
-    check_signal(x, name="signals", n_leads=encoder.n_leads, min_length=encoder.min_length)
-    check_positive(batch_size, "batch_size")
+    x = encoder_input(encoder, signals, batch_size, "signals")
     norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     norms = [m for m in norms if m.track_running_stats]
     if not norms:

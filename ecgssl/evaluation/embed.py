@@ -13,7 +13,23 @@ from ecgssl.precision import resolve_amp
 from ecgssl.training.allocator import tune_cpu_allocator
 from ecgssl.validation import check_positive, check_signal
 
-__all__ = ["embed"]
+__all__ = ["embed", "encoder_input"]
+
+
+def encoder_input(
+    encoder: Encoder, signals: np.ndarray | Tensor | ECGDataset, batch_size: int, name: str
+) -> Tensor:
+    """``signals`` (or a dataset's) as a float tensor checked against ``encoder`` (lead count,
+    minimum length, finite values) and a checked ``batch_size``: what every batched forward
+    pass over records needs first."""
+    if isinstance(signals, ECGDataset):
+        signals = signals.signals
+    x = torch.as_tensor(signals)
+    if not x.is_floating_point():
+        x = x.float()
+    check_signal(x, name=name, n_leads=encoder.n_leads, min_length=encoder.min_length)
+    check_positive(batch_size, "batch_size")
+    return x
 
 
 @torch.no_grad()
@@ -40,13 +56,7 @@ def embed(
     Returns:
         (records, output_dim) embeddings, or (records, leads, per_lead_dim) with ``per_lead``.
     """
-    if isinstance(signals, ECGDataset):
-        signals = signals.signals
-    x = torch.as_tensor(signals)
-    if not x.is_floating_point():
-        x = x.float()
-    check_signal(x, name="signals to embed", n_leads=encoder.n_leads, min_length=encoder.min_length)
-    check_positive(batch_size, "batch_size")
+    x = encoder_input(encoder, signals, batch_size, "signals to embed")
     dev = resolve_device(device)
     plan = resolve_amp(amp, dev)
     if dev.type == "cpu":

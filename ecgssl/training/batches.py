@@ -36,16 +36,17 @@ class ShuffledBatches:
     """What the resumable shuffled sources share: batches of a seeded permutation of
     ``n_records`` records, sharded over ranks, with the generator state as the checkpoint.
 
-    Subclasses set ``batch_size``, ``drop_last``, ``generator``, ``rank`` and ``world_size``,
-    define :attr:`n_records` and yield the batches in ``epoch``.
+    Subclasses call ``super().__init__(batch_size, drop_last, seed)``, define
+    :attr:`n_records` and yield the batches in ``epoch``.
     """
 
     resumable = True
-    batch_size: int
-    drop_last: bool
-    generator: torch.Generator
-    rank: int
-    world_size: int
+
+    def __init__(self, batch_size: int, drop_last: bool, seed: int) -> None:
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+        self.rank, self.world_size = 0, 1
 
     @property
     def n_records(self) -> int:
@@ -125,12 +126,9 @@ class TensorBatches(ShuffledBatches):
                 f"patient_ids must have one entry per record ({signals.shape[0]}), got shape "
                 f"{tuple(patient_ids.shape)}"
             )
+        super().__init__(batch_size, drop_last, seed)
         self.signals = signals
         self.patient_ids = patient_ids
-        self.batch_size = batch_size
-        self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(seed)
-        self.rank, self.world_size = 0, 1
 
     @property
     def n_records(self) -> int:

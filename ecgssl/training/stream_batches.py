@@ -45,12 +45,9 @@ class StreamBatches(ShuffledBatches):
                  prefetch: int = 2) -> None:  # fmt: skip
         if prefetch < 0:
             raise InvalidValueError(f"prefetch must be >= 0, got {prefetch}")
+        super().__init__(batch_size, drop_last, seed)
         self.signals = signals
-        self.batch_size = batch_size
-        self.drop_last = drop_last
         self.prefetch = prefetch
-        self.generator = torch.Generator().manual_seed(seed)
-        self.rank, self.world_size = 0, 1
         #: Seconds spent reading batches (in the prefetch thread), and seconds the training
         #: loop waited for a batch: the reading that did not overlap compute.
         self.read_seconds = 0.0
