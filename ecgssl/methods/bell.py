@@ -13,10 +13,12 @@ import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead
 from ecgssl.methods.lead_pairs import LeadPairMethod
-from ecgssl.methods.losses import bell_loss
+from ecgssl.methods.losses import bell_loss, lead_variance_covariance
 from ecgssl.registry import METHODS
+from ecgssl.validation import check_positive
 
 __all__ = ["BELL"]
 
@@ -29,6 +31,11 @@ class BELL(LeadPairMethod):
     target: EMA(encoder) -> EMA(projectors). With p = q(g(h(v1))) and z = g'(h'(v2)) shaped
     (batch, leads, dim), the loss is ``bell_loss(p1, sg(z2)) + bell_loss(p2, sg(z1))``,
     each ``gamma * intra + (1 - gamma) * inter`` (see :func:`ecgssl.methods.losses.bell_loss`).
+
+    Optionally (``var_weight``, ``cov_weight`` > 0) VICReg's variance and covariance terms,
+    lead by lead, regularise the online projections g(h(v)) of both views
+    (:func:`ecgssl.methods.losses.lead_variance_covariance`). This is an ecgssl addition, not
+    part of the paper's BELL; both weights are 0 by default.
 
     Args:
         encoder: A multi-branch encoder (``per_lead_dim`` set), e.g. ``multibranch``.
@@ -46,6 +53,8 @@ class BELL(LeadPairMethod):
         base_momentum: EMA momentum at the start (0.996).
         final_momentum: EMA momentum at the end (1.0).
         momentum_schedule: ``"cosine"`` or ``"constant"``.
+        var_weight: Weight of the per-lead variance hinge on the online projections (>= 0).
+        cov_weight: Weight of the per-lead covariance penalty on the online projections (>= 0).
     """
 
     name = "bell"
@@ -63,14 +72,21 @@ class BELL(LeadPairMethod):
         base_momentum: float = 0.996,
         final_momentum: float = 1.0,
         momentum_schedule: str = "cosine",
+        var_weight: float = 0.0,
+        cov_weight: float = 0.0,
     ) -> None:
         super().__init__(
             encoder, gamma, inter_pairs, shared_weights, shared_heads, base_momentum,
             final_momentum, momentum_schedule,
         )  # fmt: skip
+        check_positive(var_weight, "var_weight", allow_zero=True)
+        check_positive(cov_weight, "cov_weight", allow_zero=True)
         self._remember(
-            proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, pred_hidden_dim=pred_hidden_dim
-        )
+            proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, pred_hidden_dim=pred_hidden_dim,
+            var_weight=var_weight, cov_weight=cov_weight,
+        )  # fmt: skip
+        self.var_weight = float(var_weight)
+        self.cov_weight = float(cov_weight)
         n, d, shared = self.n_leads, self.per_lead_dim, self.shared_heads
         self.projector = LeadwiseMLPHead(n, d, proj_hidden_dim, proj_dim, shared)
         self.predictor = LeadwiseMLPHead(n, proj_dim, pred_hidden_dim, proj_dim, shared)
@@ -80,14 +96,22 @@ class BELL(LeadPairMethod):
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
         both = torch.cat([view1, view2])
-        p = self.predictor(self.projector(self.encoder.forward_leads(both)))
+        g = self.projector(self.encoder.forward_leads(both))
+        p = self.predictor(g)
         with torch.no_grad():
             z = self.target_projector(self.target_encoder.forward_leads(both))
         pairs = self.sample_pairs(view1.device)
         loss_a, intra_a, inter_a = bell_loss(p[:b], z[b:], self.gamma, pairs)
         loss_b, intra_b, inter_b = bell_loss(p[b:], z[:b], self.gamma, pairs)
-        return {
+        out = {
             "loss": loss_a + loss_b,
             "intra": (intra_a + intra_b).detach(),
             "inter": (inter_a + inter_b).detach(),
         }
+        if self.var_weight > 0 or self.cov_weight > 0:
+            var_a, cov_a = lead_variance_covariance(gather_with_grad(g[:b]))  # global batch
+            var_b, cov_b = lead_variance_covariance(gather_with_grad(g[b:]))
+            variance, covariance = (var_a + var_b) / 2, cov_a + cov_b
+            out["loss"] = out["loss"] + self.var_weight * variance + self.cov_weight * covariance
+            out["variance"], out["covariance"] = variance.detach(), covariance.detach()
+        return out

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ecgssl.methods import BELL, byol_loss
+from ecgssl.methods.losses import lead_variance_covariance
 from ecgssl.registry import ENCODERS, METHODS
 
 
@@ -111,6 +112,8 @@ def test_shared_weights_option():
         ({"base_momentum": 1.5}, "base_momentum"),
         ({"base_momentum": 0.999, "final_momentum": 0.99}, "final_momentum"),
         ({"momentum_schedule": "linear"}, "momentum_schedule"),
+        ({"var_weight": -1.0}, "var_weight"),
+        ({"cov_weight": -0.1}, "cov_weight"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, match):
@@ -125,3 +128,26 @@ def test_bell_needs_multibranch_and_two_leads():
     with pytest.raises(ValueError, match="at least 2 leads"):
         BELL(small_multibranch(n_leads=1), gamma=0.8)
     BELL(small_multibranch(n_leads=1), gamma=1.0)  # single lead: intra-only is fine
+
+
+def test_variance_covariance_regulariser_adds_vicreg_terms_of_online_projections():
+    kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
+    plain = BELL(small_multibranch(), **kwargs)
+    reg = BELL(small_multibranch(), var_weight=2.0, cov_weight=0.5, **kwargs)
+    reg.load_state_dict(plain.state_dict())
+    v1, v2 = views()
+    torch.manual_seed(5)
+    base = plain.training_step(v1, v2)
+    torch.manual_seed(5)
+    out = reg.training_step(v1, v2)
+    assert "variance" not in base
+    b = v1.shape[0]
+    g = reg.projector(reg.encoder.forward_leads(torch.cat([v1, v2])))
+    var_a, cov_a = lead_variance_covariance(g[:b])
+    var_b, cov_b = lead_variance_covariance(g[b:])
+    expected = base["loss"] + 2.0 * (var_a + var_b) / 2 + 0.5 * (cov_a + cov_b)
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out["variance"]) == pytest.approx(float((var_a + var_b) / 2), rel=1e-5)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in reg.projector.parameters())
+    assert reg.hparams["var_weight"] == 2.0 and reg.hparams["cov_weight"] == 0.5

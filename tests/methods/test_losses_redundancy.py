@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from ecgssl.methods.losses import barlow_twins_loss, batch_standardize, vicreg_loss
+from ecgssl.methods.losses import (
+    barlow_twins_loss,
+    batch_standardize,
+    lead_variance_covariance,
+    vicreg_loss,
+)
 
 
 def _mean(xs: list[float]) -> float:
@@ -130,3 +135,32 @@ def test_redundancy_losses_reject_bad_input():
         vicreg_loss(x[:1], x[:1])
     with pytest.raises(ValueError, match="must both be"):
         barlow_twins_loss(x, x[:, :2])
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 3), (7, 3, 5), (10, 4, 6)])
+@pytest.mark.parametrize("gamma", [1.0, 0.5])
+def test_lead_variance_covariance_is_vicreg_lead_by_lead(shape, gamma):
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(*shape, generator=g).double() * 0.8
+    variance, covariance = lead_variance_covariance(z, gamma=gamma)
+    n_leads = shape[1]
+    # ref_vicreg averages the variance of its two inputs and sums their covariances.
+    refs = [ref_vicreg(z[:, lead], z[:, lead], 0, 1, 1, gamma=gamma) for lead in range(n_leads)]
+    assert float(variance) == pytest.approx(_mean([r[2] for r in refs]), rel=1e-9, abs=1e-12)
+    assert float(covariance) == pytest.approx(_mean([r[3] / 2 for r in refs]), rel=1e-9)
+
+
+def test_lead_variance_covariance_is_zero_for_unit_variance_decorrelated_leads():
+    z = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]).double() * 2
+    variance, covariance = lead_variance_covariance(torch.stack([z, -z], dim=1))
+    assert float(variance) == 0.0
+    assert float(covariance) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_lead_variance_covariance_rejects_bad_input():
+    with pytest.raises(ValueError, match="batch, leads, dim"):
+        lead_variance_covariance(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="at least 2"):
+        lead_variance_covariance(torch.randn(1, 2, 3))
+    with pytest.raises(ValueError, match="gamma"):
+        lead_variance_covariance(torch.randn(4, 2, 3), gamma=0.0)

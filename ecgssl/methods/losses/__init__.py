@@ -16,6 +16,7 @@ from ecgssl.methods.losses.lead_pairs import bell_loss, fuse_lead_pairs, lead_ba
 from ecgssl.methods.losses.redundancy import (
     barlow_twins_loss,
     batch_standardize,
+    lead_variance_covariance,
     vicreg_loss,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "clocs_loss",
     "fuse_lead_pairs",
     "lead_barlow_loss",
+    "lead_variance_covariance",
     "moco_v3_loss",
     "negative_cosine_loss",
     "nt_xent_loss",

@@ -10,7 +10,7 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
-__all__ = ["barlow_twins_loss", "batch_standardize", "vicreg_loss"]
+__all__ = ["barlow_twins_loss", "batch_standardize", "lead_variance_covariance", "vicreg_loss"]
 
 
 def _check_pair(a: Tensor, b: Tensor) -> None:
@@ -123,3 +123,42 @@ def vicreg_loss(
     covariance = _covariance_term(z1) + _covariance_term(z2)
     loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
     return loss, invariance, variance, covariance
+
+
+@float32_loss
+def lead_variance_covariance(
+    z: Tensor, gamma: float = 1.0, eps: float = 1e-4
+) -> tuple[Tensor, Tensor]:
+    """VICReg's variance and covariance terms for each lead's embeddings, all leads at once.
+
+    For per-lead embeddings ``z`` (batch n, leads L, dim d) and each lead l (Bardes et al.,
+    ICLR 2022, Eqs. 2-4, applied lead by lead)::
+
+        v_l = mean_j max(0, gamma - sqrt(Var(z[:, l, j]) + eps))
+        c_l = sum_{i != j} Cov(z[:, l])_ij^2 / d
+
+    and the returned terms are the means over leads. BELL uses them as an optional
+    regulariser of its online projections (``var_weight``, ``cov_weight``): they keep every
+    projection dimension of every lead in use, which the bootstrap loss alone does not ask for.
+
+    Args:
+        z: Per-lead embeddings (batch, leads, dim), batch >= 2.
+        gamma: Target standard deviation of every dimension (> 0).
+        eps: Numerical stabiliser inside the square root (> 0).
+
+    Returns:
+        ``(variance, covariance)`` scalars.
+    """
+    check_positive(gamma, "gamma")
+    check_positive(eps, "eps")
+    if z.ndim != 3:
+        raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
+    n, _, d = z.shape
+    if n < 2:
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    zc = z - z.mean(dim=0, keepdim=True)
+    cov = torch.einsum("bld,ble->lde", zc, zc) / (n - 1)  # (L, d, d)
+    var = torch.diagonal(cov, dim1=1, dim2=2)  # (L, d)
+    variance = F.relu(gamma - torch.sqrt(var + eps)).mean()
+    covariance = ((cov.pow(2).sum(dim=(1, 2)) - var.pow(2).sum(dim=1)) / d).mean()
+    return variance, covariance
