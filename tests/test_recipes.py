@@ -66,3 +66,17 @@ def test_pretrain_applies_the_recipe_and_explicit_settings_win():
 def test_recipe_for_another_method_is_refused():
     with pytest.raises(ValueError, match="cannot train"):
         ecgssl.pretrain("simclr", toy_dataset(), TINY, recipe=Recipe("bell"), device="cpu")
+
+
+def test_bell_recipe_regularises_and_the_paper_bell_is_one_setting_away():
+    options = get_recipe("bell").options(1282)
+    assert options["var_weight"] > 0 and options["cov_weight"] > 0
+    ds = toy_dataset()
+    res = ecgssl.pretrain("bell", ds, TINY, steps=2, batch_size=8, device="cpu", progress=False,
+                          window_seconds=3.0)  # fmt: skip
+    assert res.method.hparams["var_weight"] == options["var_weight"]
+    assert res.history[-1]["variance"] >= 0 and res.history[-1]["covariance"] >= 0  # logged
+    res = ecgssl.pretrain("bell", ds, TINY, steps=2, batch_size=8, var_weight=0.0,
+                          cov_weight=0.0, device="cpu", progress=False, window_seconds=3.0)  # fmt: skip
+    assert res.method.hparams["var_weight"] == 0.0 and res.method.hparams["cov_weight"] == 0.0
+    assert "variance" not in res.history[-1]
