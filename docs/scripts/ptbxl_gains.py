@@ -30,8 +30,8 @@ CELLS = {  # runs.jsonl key -> axis label
     "gain/finetune_test@0.1": "fine-tune\n10 % labels\n(128 records)",
 }
 METHODS = {  # runs.jsonl tag -> legend label, colour
-    "bell-recipe": ("BELL, recipe (1000 steps)", "#1f77b4"),
-    "bell-1500": ("BELL, 1500 steps", "#aec7e8"),
+    "bell-vc-recipe": ("BELL, recipe (1000 steps, var-cov regulariser)", "#1f77b4"),
+    "bell-recipe": ("BELL without regulariser (1000 steps)", "#aec7e8"),
     "lead_barlow-recipe": ("lead_barlow, recipe (1000 steps)", "#ff7f0e"),
 }
 

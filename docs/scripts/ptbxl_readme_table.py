@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "ptbxl-dev" / "results.md"
 START, END = "<!-- --8<-- [start:ptbxl-table] -->", "<!-- /ptbxl-table -->"
 NAMES = {
-    "bell-recipe": "BELL",
-    "bell-1500": "BELL, 1500 steps",
+    "bell-vc-recipe": "BELL, recipe",
+    "bell-vc-1500": "BELL, recipe with 1500 steps",
+    "bell-recipe": "BELL without regulariser",
+    "bell-1500": "BELL without regulariser, 1500 steps",
     "lead_barlow-recipe": "`lead_barlow`",
     "byol-recipe": "BYOL",
     "vicreg-recipe": "VICReg",
