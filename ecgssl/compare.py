@@ -107,7 +107,7 @@ class CompareConfig:
             ``steps`` nor ``epochs``, the budget is the recipes' shared one
             (:mod:`ecgssl.recipes`: 1000 steps at batch 64, at most 50 epochs), the same
             budget ``ecgssl.pretrain`` and ``ecgssl pretrain`` use. Each method keeps its
-            recipe's method options (e.g. BELL's EMA momentum); the budget, batch size, lr
+            recipe's method options (e.g. BELL's regulariser weights); the budget, batch size, lr
             and views are the comparison's, the same for every method (:meth:`budget`).
         batch_size: Pretraining batch size (``None``: the recipes' batch size).
         lr: Peak pretraining learning rate (``None``: the recipes' lr).
