@@ -19,7 +19,6 @@ RESULTS = ROOT / "benchmarks" / "results" / "ptbxl-dev" / "results.md"
 START, END = "<!-- --8<-- [start:ptbxl-table] -->", "<!-- /ptbxl-table -->"
 NAMES = {
     "bell-vc-recipe": "BELL, recipe",
-    "bell-vc-1500": "BELL, recipe with 1500 steps",
     "bell-recipe": "BELL without regulariser",
     "bell-1500": "BELL without regulariser, 1500 steps",
     "lead_barlow-recipe": "`lead_barlow`",

@@ -63,16 +63,16 @@ def barlow_twins_loss(z1: Tensor, z2: Tensor, lambd: float = 0.0051) -> Tensor:
     return on_diag + lambd * off_diag
 
 
-def _variance_term(z: Tensor, gamma: float, eps: float) -> Tensor:
-    std = torch.sqrt(z.var(dim=0) + eps)  # unbiased, as in the paper's code
-    return F.relu(gamma - std).mean()
-
-
-def _covariance_term(z: Tensor) -> Tensor:
-    n, d = z.shape
-    zc = z - z.mean(dim=0)
-    cov = zc.T @ zc / (n - 1)
-    return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
+def _variance_covariance(z: Tensor, gamma: float, eps: float) -> tuple[Tensor, Tensor]:
+    """VICReg's variance hinge and covariance penalty of each group of (batch, groups, dim)
+    embeddings, averaged over the groups (one group: plain VICReg; leads: BELL's regulariser)."""
+    n, _, d = z.shape
+    zc = z - z.mean(dim=0, keepdim=True)
+    cov = torch.einsum("bgd,bge->gde", zc, zc) / (n - 1)  # unbiased, as in the paper's code
+    var = torch.diagonal(cov, dim1=1, dim2=2)  # (groups, dim)
+    variance = F.relu(gamma - torch.sqrt(var + eps)).mean()
+    covariance = ((cov.pow(2).sum(dim=(1, 2)) - var.pow(2).sum(dim=1)) / d).mean()
+    return variance, covariance
 
 
 @float32_loss
@@ -119,8 +119,9 @@ def vicreg_loss(
     check_positive(eps, "eps")
     _check_pair(z1, z2)
     invariance = F.mse_loss(z1, z2)
-    variance = (_variance_term(z1, gamma, eps) + _variance_term(z2, gamma, eps)) / 2
-    covariance = _covariance_term(z1) + _covariance_term(z2)
+    var1, cov1 = _variance_covariance(z1[:, None], gamma, eps)
+    var2, cov2 = _variance_covariance(z2[:, None], gamma, eps)
+    variance, covariance = (var1 + var2) / 2, cov1 + cov2
     loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
     return loss, invariance, variance, covariance
 
@@ -153,12 +154,6 @@ def lead_variance_covariance(
     check_positive(eps, "eps")
     if z.ndim != 3:
         raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
-    n, _, d = z.shape
-    if n < 2:
+    if z.shape[0] < 2:
         raise InvalidValueError("batch statistics need a batch of at least 2 samples")
-    zc = z - z.mean(dim=0, keepdim=True)
-    cov = torch.einsum("bld,ble->lde", zc, zc) / (n - 1)  # (L, d, d)
-    var = torch.diagonal(cov, dim1=1, dim2=2)  # (L, d)
-    variance = F.relu(gamma - torch.sqrt(var + eps)).mean()
-    covariance = ((cov.pow(2).sum(dim=(1, 2)) - var.pow(2).sum(dim=1)) / d).mean()
-    return variance, covariance
+    return _variance_covariance(z, gamma, eps)
