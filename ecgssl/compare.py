@@ -198,12 +198,26 @@ BUDGET_FIELDS = ("protocol", "encoder", "epochs", "steps", "batch_size", "lr", "
 _LEGACY = {"min_positives_per_class": 1, "pretrain_data": None, "amp": "auto"}
 
 
+def _dataset_record(dataset: ECGDataset) -> dict[str, Any]:
+    """What a results folder says about the data it was scored on: the one-line summary
+    (records, leads, samples, fs, classes, split sizes) and the class names. Loader options
+    such as ``fs`` or ``min_count`` change these, so two folders with the same record come
+    from the same data as far as the table can tell."""
+    return {"summary": dataset.summary(), "classes": [str(c) for c in dataset.classes]}
+
+
 def _write_config(
-    path: Path, cfg: CompareConfig, resuming: bool, pretrain_data: str | None = None
+    path: Path,
+    cfg: CompareConfig,
+    resuming: bool,
+    pretrain_data: str | None = None,
+    dataset: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``config.json``; when resuming, refuse a different budget and merge the lists."""
+    """Write ``config.json``; when resuming, refuse a different budget or dataset and merge
+    the lists."""
     new = json.loads(json.dumps(asdict(cfg), default=list))
     new["pretrain_data"] = pretrain_data
+    new["dataset"] = dataset
     if resuming and path.exists():
         try:
             old = json.loads(path.read_text())
@@ -218,6 +232,12 @@ def _write_config(
             raise InvalidValueError(
                 f"{path.parent} holds results of another budget ({what}); resuming would mix "
                 "budgets in one table. Use another output folder, or the same settings."
+            )
+        if old.get("dataset") is not None and dataset is not None and old["dataset"] != dataset:
+            raise InvalidValueError(
+                f"{path.parent} holds results on other data ({old['dataset']['summary']} there, "
+                f"{dataset['summary']} now); resuming would mix datasets in one table. Use "
+                "another output folder, or the same dataset and loader options."
             )
         for key in ("methods", "label_fractions", "seeds"):
             new[key] = list(dict.fromkeys([*old.get(key, []), *new[key]]))
@@ -383,7 +403,8 @@ def run_comparison(
             f"not match {dataset.name!r} ({dataset.n_leads} leads at {dataset.fs:g} Hz)"
         )
     _write_config(out / "config.json", cfg, resuming=bool(rows),
-                  pretrain_data=None if pretrain_data is None else pretrain_data.name)  # fmt: skip
+                  pretrain_data=None if pretrain_data is None else pretrain_data.name,
+                  dataset=_dataset_record(dataset))  # fmt: skip
     _warn_if_few_steps(pre_ds, cfg, log)
     n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
     budget = cfg.budget(n_pre)
@@ -443,7 +464,8 @@ def run_comparison(
                 )
             _write_csv(csv_path, rows)
     mine = [r for r in rows if r["dataset"] == dataset.name]
-    table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name)
+    table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name,
+                          dataset=dataset.summary())  # fmt: skip
     (out / "results.md").write_text(table)
     plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
     return rows
@@ -491,9 +513,12 @@ def summary_table(
     rows: list[dict[str, Any]],
     config: CompareConfig | None = None,
     pretrain_data: str | None = None,
+    dataset: str | None = None,
 ) -> str:
     """Markdown table of macro AUROC, mean ± std over seeds, one row per method; each column
-    names its label fraction and the number of labeled training records it held."""
+    names its label fraction and the number of labeled training records it held. With
+    ``config``, a header says how the rows were made; ``dataset`` (a one-line
+    :meth:`ECGDataset.summary`) adds the data they were scored on."""
     cells = _aggregate(rows)
     methods = _method_order(rows)
     fractions = sorted({k[1] for k in cells})
@@ -520,7 +545,9 @@ def summary_table(
             f"crops, `{config.augmentation}` views, {config.protocol} protocol; encoder "
             f"`{json.dumps(config.encoder)}` ({params:,} parameters) for every row; "
             f"`supervised` = the same encoder trained from scratch on the labels{bn}. Label "
-            f"fractions are {sampling}; n = labeled training records.\n"
+            f"fractions are {sampling}; n = labeled training records."
+            + (f" Data: {dataset}." if dataset else "")
+            + "\n"
         )
     head = (
         "| method | " + " | ".join(f"{f:.0%} labels{_n_labeled(rows, f)}" for f in fractions) + " |"

@@ -71,6 +71,30 @@ def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
     assert len(load_results(tmp_path / "results.csv")) == 12
 
 
+def test_results_folder_records_its_data_and_refuses_other_data(tmp_path):
+    """config.json and results.md say which data the rows were scored on (loader options
+    like fs or min_count change it); resuming on other data is refused, not mixed in."""
+    import json
+
+    cfg = config(methods=["random_init"], label_fractions=[1.0], n_boot=0)
+    ds = toy()
+    run_comparison(ds, cfg, tmp_path, progress=False, log=lambda s: None)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["dataset"] == {"summary": ds.summary(), "classes": list(ds.classes)}
+    assert "64 records x 3 leads x 150 samples (3 s at 50 Hz)" in saved["dataset"]["summary"]
+    assert f"Data: {ds.summary()}." in (tmp_path / "results.md").read_text()
+    # The same data resumes; 128 records (another split, other sizes) is refused.
+    run_comparison(ds, config(methods=["random_init"], label_fractions=[1.0], n_boot=0,
+                              seeds=[1]), tmp_path, progress=False, log=lambda s: None)  # fmt: skip
+    with pytest.raises(ValueError, match=r"other data \(toy: 64 records.*toy: 128 records"):
+        run_comparison(toy(128), cfg, tmp_path, progress=False, log=lambda s: None)
+    assert len(load_results(tmp_path / "results.csv")) == 2
+    # A folder written before the record existed resumes (nothing to compare with).
+    del saved["dataset"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    run_comparison(ds, cfg, tmp_path, progress=False, log=lambda s: None)
+
+
 def test_parse_method_and_bad_config():
     assert parse_method("bell:gamma=0.5,shared_weights=true") == (
         "bell",
