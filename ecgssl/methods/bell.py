@@ -16,7 +16,7 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead
 from ecgssl.methods.lead_pairs import LeadPairMethod
-from ecgssl.methods.losses import bell_loss, lead_variance_covariance
+from ecgssl.methods.losses import bell_loss, cross_lead_covariance, lead_variance_covariance
 from ecgssl.registry import METHODS
 from ecgssl.validation import check_positive
 
@@ -34,8 +34,10 @@ class BELL(LeadPairMethod):
 
     Optionally (``var_weight``, ``cov_weight`` > 0) VICReg's variance and covariance terms,
     lead by lead, regularise the online projections g(h(v)) of both views
-    (:func:`ecgssl.methods.losses.lead_variance_covariance`). This is an ecgssl addition, not
-    part of the paper's BELL; both weights are 0 by default.
+    (:func:`ecgssl.methods.losses.lead_variance_covariance`), and ``cross_cov_weight`` > 0
+    penalises the covariance between different leads' projection dimensions
+    (:func:`ecgssl.methods.losses.cross_lead_covariance`). These are ecgssl additions, not
+    part of the paper's BELL; all three weights are 0 by default.
 
     Args:
         encoder: A multi-branch encoder (``per_lead_dim`` set), e.g. ``multibranch``.
@@ -55,6 +57,8 @@ class BELL(LeadPairMethod):
         momentum_schedule: ``"cosine"`` or ``"constant"``.
         var_weight: Weight of the per-lead variance hinge on the online projections (>= 0).
         cov_weight: Weight of the per-lead covariance penalty on the online projections (>= 0).
+        cross_cov_weight: Weight of the covariance penalty between different leads' online
+            projections (>= 0).
     """
 
     name = "bell"
@@ -74,6 +78,7 @@ class BELL(LeadPairMethod):
         momentum_schedule: str = "cosine",
         var_weight: float = 0.0,
         cov_weight: float = 0.0,
+        cross_cov_weight: float = 0.0,
     ) -> None:
         super().__init__(
             encoder, gamma, inter_pairs, shared_weights, shared_heads, base_momentum,
@@ -81,12 +86,14 @@ class BELL(LeadPairMethod):
         )  # fmt: skip
         check_positive(var_weight, "var_weight", allow_zero=True)
         check_positive(cov_weight, "cov_weight", allow_zero=True)
+        check_positive(cross_cov_weight, "cross_cov_weight", allow_zero=True)
         self._remember(
             proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, pred_hidden_dim=pred_hidden_dim,
-            var_weight=var_weight, cov_weight=cov_weight,
+            var_weight=var_weight, cov_weight=cov_weight, cross_cov_weight=cross_cov_weight,
         )  # fmt: skip
         self.var_weight = float(var_weight)
         self.cov_weight = float(cov_weight)
+        self.cross_cov_weight = float(cross_cov_weight)
         n, d, shared = self.n_leads, self.per_lead_dim, self.shared_heads
         self.projector = LeadwiseMLPHead(n, d, proj_hidden_dim, proj_dim, shared)
         self.predictor = LeadwiseMLPHead(n, proj_dim, pred_hidden_dim, proj_dim, shared)
@@ -114,4 +121,10 @@ class BELL(LeadPairMethod):
             variance, covariance = (var_a + var_b) / 2, cov_a + cov_b
             out["loss"] = out["loss"] + self.var_weight * variance + self.cov_weight * covariance
             out["variance"], out["covariance"] = variance.detach(), covariance.detach()
+        if self.cross_cov_weight > 0:
+            cross = cross_lead_covariance(gather_with_grad(g[:b])) + cross_lead_covariance(
+                gather_with_grad(g[b:])
+            )
+            out["loss"] = out["loss"] + self.cross_cov_weight * cross
+            out["cross_covariance"] = cross.detach()
         return out

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ecgssl.methods import BELL, byol_loss
-from ecgssl.methods.losses import lead_variance_covariance
+from ecgssl.methods.losses import cross_lead_covariance, lead_variance_covariance
 from ecgssl.registry import ENCODERS, METHODS
 
 
@@ -114,6 +114,7 @@ def test_shared_weights_option():
         ({"momentum_schedule": "linear"}, "momentum_schedule"),
         ({"var_weight": -1.0}, "var_weight"),
         ({"cov_weight": -0.1}, "cov_weight"),
+        ({"cross_cov_weight": -0.1}, "cross_cov_weight"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, match):
@@ -151,3 +152,24 @@ def test_variance_covariance_regulariser_adds_vicreg_terms_of_online_projections
     out["loss"].backward()
     assert all(p.grad is not None for p in reg.projector.parameters())
     assert reg.hparams["var_weight"] == 2.0 and reg.hparams["cov_weight"] == 0.5
+
+
+def test_cross_lead_covariance_regulariser_adds_its_weighted_term():
+    kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
+    plain = BELL(small_multibranch(), **kwargs)
+    reg = BELL(small_multibranch(), cross_cov_weight=0.25, **kwargs)
+    reg.load_state_dict(plain.state_dict())
+    v1, v2 = views()
+    torch.manual_seed(5)
+    base = plain.training_step(v1, v2)
+    torch.manual_seed(5)
+    out = reg.training_step(v1, v2)
+    assert "cross_covariance" not in base and "variance" not in out
+    b = v1.shape[0]
+    g = reg.projector(reg.encoder.forward_leads(torch.cat([v1, v2])))
+    cross = cross_lead_covariance(g[:b]) + cross_lead_covariance(g[b:])
+    assert float(out["loss"]) == pytest.approx(float(base["loss"] + 0.25 * cross), rel=1e-5)
+    assert float(out["cross_covariance"]) == pytest.approx(float(cross), rel=1e-5)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in reg.encoder.parameters() if p.requires_grad)
+    assert reg.hparams["cross_cov_weight"] == 0.25

@@ -10,6 +10,7 @@ import torch
 from ecgssl.methods.losses import (
     barlow_twins_loss,
     batch_standardize,
+    cross_lead_covariance,
     lead_variance_covariance,
     vicreg_loss,
 )
@@ -164,3 +165,41 @@ def test_lead_variance_covariance_rejects_bad_input():
         lead_variance_covariance(torch.randn(1, 2, 3))
     with pytest.raises(ValueError, match="gamma"):
         lead_variance_covariance(torch.randn(4, 2, 3), gamma=0.0)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 1), (7, 3, 5), (10, 4, 6)])
+def test_cross_lead_covariance_matches_loop_reference(shape):
+    g = torch.Generator().manual_seed(6)
+    z = torch.randn(*shape, generator=g).double() * 0.7
+    n, leads, d = shape
+    zc = z - z.mean(dim=0)
+    total = 0.0
+    for lead in range(leads):
+        for other in range(leads):
+            if other == lead:
+                continue
+            for i in range(d):
+                for j in range(d):
+                    cov = sum(float(zc[b, lead, i] * zc[b, other, j]) for b in range(n)) / (n - 1)
+                    total += cov * cov
+    assert float(cross_lead_covariance(z)) == pytest.approx(total / (leads * d), rel=1e-9)
+
+
+def test_cross_lead_covariance_sees_only_what_leads_share():
+    z = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]).double()
+    # Lead 2 holds the other lead's features swapped in order: fully shared, large.
+    shared = cross_lead_covariance(torch.stack([z, z.flip(1)], dim=1))
+    # Lead 2 a function of nothing lead 1 carries (the product of its features): zero.
+    apart = cross_lead_covariance(torch.stack([z, (z[:, :1] * z[:, 1:]).repeat(1, 2)], dim=1))
+    assert float(shared) > 1.0
+    assert float(apart) == pytest.approx(0.0, abs=1e-12)
+    # Within-lead correlation is not its business (lead_variance_covariance's ``c`` is).
+    same = torch.stack([z[:, :1].repeat(1, 2), (z[:, :1] * z[:, 1:]).repeat(1, 2)], dim=1)
+    assert float(cross_lead_covariance(same)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cross_lead_covariance_rejects_bad_input():
+    with pytest.raises(ValueError, match="batch, leads, dim"):
+        cross_lead_covariance(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="at least 2"):
+        cross_lead_covariance(torch.randn(1, 2, 3))

@@ -16,6 +16,7 @@ from ecgssl.methods.losses.lead_pairs import bell_loss, fuse_lead_pairs, lead_ba
 from ecgssl.methods.losses.redundancy import (
     barlow_twins_loss,
     batch_standardize,
+    cross_lead_covariance,
     lead_variance_covariance,
     vicreg_loss,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "bell_loss",
     "byol_loss",
     "clocs_loss",
+    "cross_lead_covariance",
     "fuse_lead_pairs",
     "lead_barlow_loss",
     "lead_variance_covariance",

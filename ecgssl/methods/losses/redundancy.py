@@ -10,7 +10,13 @@ from ecgssl.errors import InvalidValueError
 from ecgssl.methods.losses._precision import float32_loss
 from ecgssl.validation import check_positive
 
-__all__ = ["barlow_twins_loss", "batch_standardize", "lead_variance_covariance", "vicreg_loss"]
+__all__ = [
+    "barlow_twins_loss",
+    "batch_standardize",
+    "cross_lead_covariance",
+    "lead_variance_covariance",
+    "vicreg_loss",
+]
 
 
 def _check_pair(a: Tensor, b: Tensor) -> None:
@@ -157,3 +163,35 @@ def lead_variance_covariance(
     if z.shape[0] < 2:
         raise InvalidValueError("batch statistics need a batch of at least 2 samples")
     return _variance_covariance(z, gamma, eps)
+
+
+@float32_loss
+def cross_lead_covariance(z: Tensor) -> Tensor:
+    """Covariance between different leads' embedding dimensions, all lead pairs at once.
+
+    For per-lead embeddings ``z`` (batch n, leads L, dim d), with ``C_lm`` the (d x d)
+    covariance between lead l's and lead m's dimensions over the batch::
+
+        c_cross = sum_{l != m} ||C_lm||_F^2 / (L d)
+
+    the cross-lead counterpart of :func:`lead_variance_covariance`'s ``c`` (which only looks
+    inside each lead, ``C_ll``). It is small when the leads' embeddings carry different
+    information, and large when each lead repeats the others, which is what a downstream
+    probe over the concatenated leads gains nothing from. BELL uses it as an optional
+    regulariser of its online projections (``cross_cov_weight``).
+
+    Args:
+        z: Per-lead embeddings (batch, leads, dim), batch >= 2.
+
+    Returns:
+        A scalar.
+    """
+    if z.ndim != 3:
+        raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
+    if z.shape[0] < 2:
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    n, leads, d = z.shape
+    zc = (z - z.mean(dim=0, keepdim=True)).reshape(n, leads * d)
+    full = zc.T @ zc / (n - 1)  # (L d, L d); its diagonal blocks are the per-lead covariances
+    blocks = full.reshape(leads, d, leads, d).diagonal(dim1=0, dim2=2)  # (d, d, L)
+    return (full.pow(2).sum() - blocks.pow(2).sum()) / (leads * d)
