@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ecgssl.encoders.base import Encoder
+from ecgssl.errors import InvalidValueError
 from ecgssl.methods.gather import gather_with_grad
 from ecgssl.methods.heads import LeadwiseMLPHead
 from ecgssl.methods.lead_pairs import LeadPairMethod
@@ -21,6 +22,9 @@ from ecgssl.registry import METHODS
 from ecgssl.validation import check_positive
 
 __all__ = ["BELL"]
+
+#: What BELL's optional penalties may act on (``regularise``).
+_REGULARISED = ("projection", "representation")
 
 
 @METHODS.register("bell")
@@ -59,6 +63,9 @@ class BELL(LeadPairMethod):
         cov_weight: Weight of the per-lead covariance penalty on the online projections (>= 0).
         cross_cov_weight: Weight of the covariance penalty between different leads' online
             projections (>= 0).
+        regularise: What the three penalties act on: ``"projection"`` (the online
+            projections g(h), as VICReg does) or ``"representation"`` (the encoder's per-lead
+            latents h, which a downstream probe reads).
     """
 
     name = "bell"
@@ -79,6 +86,7 @@ class BELL(LeadPairMethod):
         var_weight: float = 0.0,
         cov_weight: float = 0.0,
         cross_cov_weight: float = 0.0,
+        regularise: str = "projection",
     ) -> None:
         super().__init__(
             encoder, gamma, inter_pairs, shared_weights, shared_heads, base_momentum,
@@ -87,13 +95,17 @@ class BELL(LeadPairMethod):
         check_positive(var_weight, "var_weight", allow_zero=True)
         check_positive(cov_weight, "cov_weight", allow_zero=True)
         check_positive(cross_cov_weight, "cross_cov_weight", allow_zero=True)
+        if regularise not in _REGULARISED:
+            raise InvalidValueError(f"regularise must be one of {_REGULARISED}, got {regularise!r}")
         self._remember(
             proj_hidden_dim=proj_hidden_dim, proj_dim=proj_dim, pred_hidden_dim=pred_hidden_dim,
             var_weight=var_weight, cov_weight=cov_weight, cross_cov_weight=cross_cov_weight,
+            regularise=regularise,
         )  # fmt: skip
         self.var_weight = float(var_weight)
         self.cov_weight = float(cov_weight)
         self.cross_cov_weight = float(cross_cov_weight)
+        self.regularise = regularise
         n, d, shared = self.n_leads, self.per_lead_dim, self.shared_heads
         self.projector = LeadwiseMLPHead(n, d, proj_hidden_dim, proj_dim, shared)
         self.predictor = LeadwiseMLPHead(n, proj_dim, pred_hidden_dim, proj_dim, shared)
@@ -103,7 +115,8 @@ class BELL(LeadPairMethod):
     def training_step(self, view1: Tensor, view2: Tensor) -> dict[str, Tensor]:
         b = view1.shape[0]
         both = torch.cat([view1, view2])
-        g = self.projector(self.encoder.forward_leads(both))
+        h = self.encoder.forward_leads(both)
+        g = self.projector(h)
         p = self.predictor(g)
         with torch.no_grad():
             z = self.target_projector(self.target_encoder.forward_leads(both))
@@ -115,15 +128,16 @@ class BELL(LeadPairMethod):
             "intra": (intra_a + intra_b).detach(),
             "inter": (inter_a + inter_b).detach(),
         }
+        r = g if self.regularise == "projection" else h
         if self.var_weight > 0 or self.cov_weight > 0:
-            var_a, cov_a = lead_variance_covariance(gather_with_grad(g[:b]))  # global batch
-            var_b, cov_b = lead_variance_covariance(gather_with_grad(g[b:]))
+            var_a, cov_a = lead_variance_covariance(gather_with_grad(r[:b]))  # global batch
+            var_b, cov_b = lead_variance_covariance(gather_with_grad(r[b:]))
             variance, covariance = (var_a + var_b) / 2, cov_a + cov_b
             out["loss"] = out["loss"] + self.var_weight * variance + self.cov_weight * covariance
             out["variance"], out["covariance"] = variance.detach(), covariance.detach()
         if self.cross_cov_weight > 0:
-            cross = cross_lead_covariance(gather_with_grad(g[:b])) + cross_lead_covariance(
-                gather_with_grad(g[b:])
+            cross = cross_lead_covariance(gather_with_grad(r[:b])) + cross_lead_covariance(
+                gather_with_grad(r[b:])
             )
             out["loss"] = out["loss"] + self.cross_cov_weight * cross
             out["cross_covariance"] = cross.detach()

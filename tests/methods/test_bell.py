@@ -115,6 +115,7 @@ def test_shared_weights_option():
         ({"var_weight": -1.0}, "var_weight"),
         ({"cov_weight": -0.1}, "cov_weight"),
         ({"cross_cov_weight": -0.1}, "cross_cov_weight"),
+        ({"regularise": "predictions"}, "regularise"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, match):
@@ -173,3 +174,27 @@ def test_cross_lead_covariance_regulariser_adds_its_weighted_term():
     out["loss"].backward()
     assert all(p.grad is not None for p in reg.encoder.parameters() if p.requires_grad)
     assert reg.hparams["cross_cov_weight"] == 0.25
+
+
+def test_regulariser_can_act_on_the_representation_instead():
+    """regularise="representation": the same penalties on the encoder's per-lead latents h."""
+    kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
+    plain = BELL(small_multibranch(), **kwargs)
+    reg = BELL(small_multibranch(), var_weight=2.0, cov_weight=0.5, cross_cov_weight=0.25,
+               regularise="representation", **kwargs)  # fmt: skip
+    reg.load_state_dict(plain.state_dict())
+    v1, v2 = views()
+    torch.manual_seed(5)
+    base = plain.training_step(v1, v2)
+    torch.manual_seed(5)
+    out = reg.training_step(v1, v2)
+    b = v1.shape[0]
+    h = reg.encoder.forward_leads(torch.cat([v1, v2]))
+    var_a, cov_a = lead_variance_covariance(h[:b])
+    var_b, cov_b = lead_variance_covariance(h[b:])
+    cross = cross_lead_covariance(h[:b]) + cross_lead_covariance(h[b:])
+    expected = base["loss"] + (var_a + var_b) + 0.5 * (cov_a + cov_b) + 0.25 * cross
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in reg.encoder.parameters() if p.requires_grad)
+    assert reg.hparams["regularise"] == "representation"
