@@ -8,21 +8,7 @@ import torch
 
 import ecgssl
 
-FS = 50.0
-TINY = {"name": "multibranch", "width": 4, "per_lead_dim": 8}
-
-
-def toy_dataset(n: int = 60, leads: int = 4, seed: int = 0) -> ecgssl.ECGDataset:
-    """Two classes that differ in rhythm (1 Hz vs 2 Hz) with random phase and noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(200) / FS
-    y = rng.integers(0, 2, n)
-    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    x = np.sin(2 * np.pi * (1 + y[:, None, None]) * t + phase) + 0.2 * rng.normal(
-        size=(n, leads, 200)
-    )
-    split = np.array(["train"] * (n // 2) + ["val"] * (n // 4) + ["test"] * (n - n // 2 - n // 4))
-    return ecgssl.load_dataset("arrays", signals=x, fs=FS, labels=y, split=split)
+from .toy_data import FS, TINY, toy_dataset
 
 
 def quick(**kw):

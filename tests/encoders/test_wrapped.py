@@ -11,8 +11,9 @@ from torch import Tensor, nn
 import ecgssl
 from ecgssl.encoders import Encoder, WrappedEncoder, wrap_model
 
-FS = 50.0
-LEADS = 4
+from ..toy_data import FS, toy_dataset
+
+LEADS = 4  # toy_dataset's default
 
 
 class FlatNet(nn.Module):
@@ -41,19 +42,6 @@ class PerLeadNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, n_leads, t = x.shape
         return self.net(x.reshape(b * n_leads, 1, t)).reshape(b, n_leads, -1)
-
-
-def toy_dataset(n: int = 60, seed: int = 0) -> ecgssl.ECGDataset:
-    """Two classes that differ in rhythm (1 Hz vs 2 Hz), random phase and noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(200) / FS
-    y = rng.integers(0, 2, n)
-    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    x = np.sin(2 * np.pi * (1 + y[:, None, None]) * t + phase) + 0.2 * rng.normal(
-        size=(n, LEADS, 200)
-    )
-    split = np.array(["train"] * (n // 2) + ["val"] * (n // 4) + ["test"] * (n - n // 2 - n // 4))
-    return ecgssl.load_dataset("arrays", signals=x, fs=FS, labels=y, split=split)
 
 
 def flat(**kw) -> WrappedEncoder:

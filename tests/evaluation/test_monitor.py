@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -15,26 +14,14 @@ from ecgssl.evaluation import OnlineMonitor
 from ecgssl.registry import AUGMENTATIONS, ENCODERS, METHODS
 from ecgssl.training import Callback, Pretrainer
 
-FS = 50.0
-TINY = {"name": "multibranch", "width": 4, "per_lead_dim": 8}
-
+from ..toy_data import TINY
+from ..toy_data import toy_dataset as _toy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def toy_dataset(n: int = 48, leads: int = 3, labels: bool = True) -> ecgssl.ECGDataset:
-    """Two classes that differ in rhythm (1 Hz vs 2 Hz) with random phase and noise."""
-    rng = np.random.default_rng(0)
-    t = np.arange(200) / FS
-    y = rng.integers(0, 2, n)
-    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    x = np.sin(2 * np.pi * (1 + y[:, None, None]) * t + phase) + 0.2 * rng.normal(
-        size=(n, leads, 200)
-    )
-    split = np.array(["train"] * (n // 2) + ["val"] * (n // 4) + ["test"] * (n - n // 2 - n // 4))
-    return ecgssl.load_dataset(
-        "arrays", signals=x, fs=FS, labels=y if labels else None, split=split
-    )
+def toy_dataset(labels: bool = True) -> ecgssl.ECGDataset:
+    return _toy(n=48, leads=3, labels=labels)
 
 
 def fit(callbacks=(), **kw):
