@@ -64,7 +64,8 @@ def _describe_views(aug: str) -> str:
 
 
 def dev_table(rows: list[dict]) -> str:
-    """One line per dev-mode row (fold 8), in the order the rows were run."""
+    """One line per dev-mode row (fold 8), in the order the rows were run; a row of another
+    pretraining seed than 0 names it."""
     lines = [
         "| row | method | steps x batch | change from the baseline | pretrain s | "
         "pretrained (10 %) | random init (10 %) | gain (10 %) | gain (100 %) | effective rank | "
@@ -84,8 +85,9 @@ def dev_table(rows: list[dict]) -> str:
             + ([f"window={r['window']:g} s"] if r.get("window", 2.5) != 2.5 else [])
         )  # fmt: skip
         rank = r.get("health/effective_rank")
+        name = r["tag"] + (f" (seed {r['seed']})" if r.get("seed", 0) != 0 else "")
         lines.append(
-            f"| {r['tag']} | {r['method']} | {r['steps']} x {r['batch_size']} | {change or '-'} | "
+            f"| {name} | {r['method']} | {r['steps']} x {r['batch_size']} | {change or '-'} | "
             f"{r['pretrain_seconds']:.0f} | {r['ssl/linear_val@0.1']:.4f} | "
             f"{r['random/linear_val@0.1']:.4f} | {r['gain/linear_val@0.1']:+.4f} | "
             f"{'' if r.get('gain/linear_val@1') is None else format(r['gain/linear_val@1'], '+.4f')} | "

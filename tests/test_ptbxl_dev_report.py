@@ -61,3 +61,18 @@ def test_tables_pair_seeds_with_their_baselines(report, tmp_path):
     # A tag whose seeds lack the BN baseline is left out; none having it gives "".
     (tmp_path / "random_bn_s1.npz").unlink()
     assert report.report_table(rows, tmp_path, "random_bn", n_boot=200) == ""
+
+
+def test_dev_table_one_line_per_row_naming_other_seeds(report):
+    base = {"mode": "dev", "method": "bell", "steps": 1000, "batch_size": 64, "lr": 1e-3,
+            "hce": False, "strength": "default", "method_options": {"var_weight": 4},
+            "encoder_options": {}, "pretrain_seconds": 700.0, "ssl/linear_val@0.1": 0.9,
+            "random/linear_val@0.1": 0.85, "gain/linear_val@0.1": 0.05, "final_loss": 4.0}  # fmt: skip
+    rows = [{**base, "tag": "vc", "seed": 0}, {**base, "tag": "vc", "seed": 2},
+            {**base, "tag": "skip", "mode": "report"}]  # fmt: skip
+    lines = report.dev_table(rows).splitlines()
+    assert len(lines) == 4
+    assert lines[2].startswith(
+        "| vc | bell | 1000 x 64 | var_weight=4 | 700 | 0.9000 | 0.8500 | +0.0500 |"
+    )
+    assert lines[3].startswith("| vc (seed 2) | bell |")
