@@ -25,6 +25,8 @@ NAMES = {
     "byol-recipe": "BYOL",
     "vicreg-recipe": "VICReg",
     "simclr-recipe": "SimCLR",
+    "barlow_twins-recipe": "Barlow Twins",
+    "clocs-recipe": "CLOCS",
 }
 CELLS = ("linear@0.01", "linear@0.1", "linear@1", "finetune@0.1")
 HEAD = (
