@@ -402,9 +402,10 @@ def run_comparison(
             f"pretrain_data {pre_ds.name!r} ({pre_ds.n_leads} leads at {pre_ds.fs:g} Hz) does "
             f"not match {dataset.name!r} ({dataset.n_leads} leads at {dataset.fs:g} Hz)"
         )
+    data = _dataset_record(dataset)
     _write_config(out / "config.json", cfg, resuming=bool(rows),
                   pretrain_data=None if pretrain_data is None else pretrain_data.name,
-                  dataset=_dataset_record(dataset))  # fmt: skip
+                  dataset=data)  # fmt: skip
     _warn_if_few_steps(pre_ds, cfg, log)
     n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
     budget = cfg.budget(n_pre)
@@ -465,7 +466,7 @@ def run_comparison(
             _write_csv(csv_path, rows)
     mine = [r for r in rows if r["dataset"] == dataset.name]
     table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name,
-                          dataset=dataset.summary())  # fmt: skip
+                          dataset=data["summary"])  # fmt: skip
     (out / "results.md").write_text(table)
     plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
     return rows

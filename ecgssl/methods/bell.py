@@ -40,7 +40,8 @@ class BELL(LeadPairMethod):
     lead by lead, regularise the online projections g(h(v)) of both views
     (:func:`ecgssl.methods.losses.lead_variance_covariance`), and ``cross_cov_weight`` > 0
     penalises the covariance between different leads' projection dimensions
-    (:func:`ecgssl.methods.losses.cross_lead_covariance`). These are ecgssl additions, not
+    (:func:`ecgssl.methods.losses.cross_lead_covariance`); ``regularise="representation"``
+    moves all three onto the encoder's per-lead latents h. These are ecgssl additions, not
     part of the paper's BELL; all three weights are 0 by default.
 
     Args:
@@ -128,17 +129,19 @@ class BELL(LeadPairMethod):
             "intra": (intra_a + intra_b).detach(),
             "inter": (inter_a + inter_b).detach(),
         }
+        per_lead = self.var_weight > 0 or self.cov_weight > 0
+        if not (per_lead or self.cross_cov_weight > 0):
+            return out
         r = g if self.regularise == "projection" else h
-        if self.var_weight > 0 or self.cov_weight > 0:
-            var_a, cov_a = lead_variance_covariance(gather_with_grad(r[:b]))  # global batch
-            var_b, cov_b = lead_variance_covariance(gather_with_grad(r[b:]))
+        ra, rb = gather_with_grad(r[:b]), gather_with_grad(r[b:])  # global batch, gathered once
+        if per_lead:
+            var_a, cov_a = lead_variance_covariance(ra)
+            var_b, cov_b = lead_variance_covariance(rb)
             variance, covariance = (var_a + var_b) / 2, cov_a + cov_b
             out["loss"] = out["loss"] + self.var_weight * variance + self.cov_weight * covariance
             out["variance"], out["covariance"] = variance.detach(), covariance.detach()
         if self.cross_cov_weight > 0:
-            cross = cross_lead_covariance(gather_with_grad(r[:b])) + cross_lead_covariance(
-                gather_with_grad(r[b:])
-            )
+            cross = cross_lead_covariance(ra) + cross_lead_covariance(rb)
             out["loss"] = out["loss"] + self.cross_cov_weight * cross
             out["cross_covariance"] = cross.detach()
         return out

@@ -132,16 +132,22 @@ def test_bell_needs_multibranch_and_two_leads():
     BELL(small_multibranch(n_leads=1), gamma=1.0)  # single lead: intra-only is fine
 
 
-def test_variance_covariance_regulariser_adds_vicreg_terms_of_online_projections():
+def plain_and_regularised(**options):
+    """The paper's BELL and one with ``options``, same weights, one step each on the same
+    views and random pairs: (regularised model, v1, v2, plain outputs, regularised outputs)."""
     kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
     plain = BELL(small_multibranch(), **kwargs)
-    reg = BELL(small_multibranch(), var_weight=2.0, cov_weight=0.5, **kwargs)
+    reg = BELL(small_multibranch(), **options, **kwargs)
     reg.load_state_dict(plain.state_dict())
     v1, v2 = views()
     torch.manual_seed(5)
     base = plain.training_step(v1, v2)
     torch.manual_seed(5)
-    out = reg.training_step(v1, v2)
+    return reg, v1, v2, base, reg.training_step(v1, v2)
+
+
+def test_variance_covariance_regulariser_adds_vicreg_terms_of_online_projections():
+    reg, v1, v2, base, out = plain_and_regularised(var_weight=2.0, cov_weight=0.5)
     assert "variance" not in base
     b = v1.shape[0]
     g = reg.projector(reg.encoder.forward_leads(torch.cat([v1, v2])))
@@ -156,15 +162,7 @@ def test_variance_covariance_regulariser_adds_vicreg_terms_of_online_projections
 
 
 def test_cross_lead_covariance_regulariser_adds_its_weighted_term():
-    kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
-    plain = BELL(small_multibranch(), **kwargs)
-    reg = BELL(small_multibranch(), cross_cov_weight=0.25, **kwargs)
-    reg.load_state_dict(plain.state_dict())
-    v1, v2 = views()
-    torch.manual_seed(5)
-    base = plain.training_step(v1, v2)
-    torch.manual_seed(5)
-    out = reg.training_step(v1, v2)
+    reg, v1, v2, base, out = plain_and_regularised(cross_cov_weight=0.25)
     assert "cross_covariance" not in base and "variance" not in out
     b = v1.shape[0]
     g = reg.projector(reg.encoder.forward_leads(torch.cat([v1, v2])))
@@ -178,16 +176,9 @@ def test_cross_lead_covariance_regulariser_adds_its_weighted_term():
 
 def test_regulariser_can_act_on_the_representation_instead():
     """regularise="representation": the same penalties on the encoder's per-lead latents h."""
-    kwargs = {"proj_dim": 8, "proj_hidden_dim": 16, "pred_hidden_dim": 16}
-    plain = BELL(small_multibranch(), **kwargs)
-    reg = BELL(small_multibranch(), var_weight=2.0, cov_weight=0.5, cross_cov_weight=0.25,
-               regularise="representation", **kwargs)  # fmt: skip
-    reg.load_state_dict(plain.state_dict())
-    v1, v2 = views()
-    torch.manual_seed(5)
-    base = plain.training_step(v1, v2)
-    torch.manual_seed(5)
-    out = reg.training_step(v1, v2)
+    reg, v1, v2, base, out = plain_and_regularised(
+        var_weight=2.0, cov_weight=0.5, cross_cov_weight=0.25, regularise="representation"
+    )
     b = v1.shape[0]
     h = reg.encoder.forward_leads(torch.cat([v1, v2]))
     var_a, cov_a = lead_variance_covariance(h[:b])

@@ -28,6 +28,13 @@ def _check_pair(a: Tensor, b: Tensor) -> None:
         raise InvalidValueError("batch statistics need a batch of at least 2 samples")
 
 
+def _check_leads(z: Tensor) -> None:
+    if z.ndim != 3:
+        raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
+    if z.shape[0] < 2:
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+
+
 def batch_standardize(z: Tensor, eps: float = 1e-5, dim: int = 0) -> Tensor:
     """Standardise each feature over the batch: ``(z - mean) / sqrt(var + eps)``.
 
@@ -158,10 +165,7 @@ def lead_variance_covariance(
     """
     check_positive(gamma, "gamma")
     check_positive(eps, "eps")
-    if z.ndim != 3:
-        raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
-    if z.shape[0] < 2:
-        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    _check_leads(z)
     return _variance_covariance(z, gamma, eps)
 
 
@@ -186,10 +190,7 @@ def cross_lead_covariance(z: Tensor) -> Tensor:
     Returns:
         A scalar.
     """
-    if z.ndim != 3:
-        raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
-    if z.shape[0] < 2:
-        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    _check_leads(z)
     n, leads, d = z.shape
     zc = (z - z.mean(dim=0, keepdim=True)).reshape(n, leads * d)
     full = zc.T @ zc / (n - 1)  # (L d, L d); its diagonal blocks are the per-lead covariances
