@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -184,6 +185,11 @@ def pretrain(
     Returns:
         A :class:`PretrainResult` with ``.encoder``, ``.history`` and ``.checkpoint_path``.
 
+    Warns:
+        UserWarning: The recipe in use was chosen on records at another sampling rate (100 Hz
+            for the built-in ones) than the dataset's, by more than a factor 2
+            (:meth:`~ecgssl.recipes.Recipe.rate_warning`).
+
     Example:
         >>> import ecgssl
         >>> result = ecgssl.pretrain(method="bell", epochs=20, gamma=0.8)
@@ -200,6 +206,9 @@ def pretrain(
     if monitor_every is not None:  # before training: a dataset without val labels fails now
         extra.insert(0, OnlineMonitor.from_dataset(ds, monitor_every, probe=monitor))
     if chosen is not None:
+        rate = chosen.rate_warning(ds.fs, how="a loader's fs option: load_dataset(..., fs={fs:g})")
+        if rate is not None:
+            warnings.warn(rate, UserWarning, stacklevel=2)
         from_recipe = chosen.options(len(_train_records(ds)))
         if "epochs" in overrides or "steps" in overrides:  # the caller's budget wins
             from_recipe.pop("steps")

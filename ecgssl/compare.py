@@ -272,6 +272,16 @@ def _warn_if_few_steps(dataset: ECGDataset, cfg: CompareConfig, log: Callable[[s
         log(f"warning: {message}")
 
 
+def _warn_if_other_rate(dataset: ECGDataset, log: Callable[[str], None]) -> None:
+    """Say so when the records are far from the sampling rate the recipes were chosen at."""
+    recipe = Recipe("compare", **SHARED_BUDGET)
+    how = "load_dataset(..., fs={fs:g}), or --dataset-option fs={fs:g} on the command line"
+    message = recipe.rate_warning(dataset.fs, how=how)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=3)
+        log(f"warning: {message}")
+
+
 def _cell_key(row: dict[str, Any]) -> tuple[str, str, int, float, str]:
     return (
         str(row["dataset"]),
@@ -407,6 +417,7 @@ def run_comparison(
                   pretrain_data=None if pretrain_data is None else pretrain_data.name,
                   dataset=data)  # fmt: skip
     _warn_if_few_steps(pre_ds, cfg, log)
+    _warn_if_other_rate(dataset, log)
     n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
     budget = cfg.budget(n_pre)
     for label in cfg.methods:

@@ -26,9 +26,12 @@ from typing import Any
 from ecgssl.errors import InvalidValueError
 from ecgssl.registry import Registry
 
-__all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes"]
+__all__ = ["RATE_TOLERANCE", "RECIPES", "Recipe", "get_recipe", "list_recipes"]
 
 RECIPES: Registry[Recipe] = Registry("recipe")
+
+#: Records more than this many times faster or slower than a recipe's ``fs`` get a warning.
+RATE_TOLERANCE = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Recipe:
         augmentation: Strength of :func:`ecgssl.augment.ssl_policy`.
         method_options: Method hyperparameters (e.g. BELL's ``base_momentum``).
         evidence: Where the recipe was chosen and what it gave there.
+        fs: Sampling rate (Hz) of the records the recipe was chosen on. The encoders' kernels
+            and strides are in samples, so the same recipe on records at another rate sees a
+            different span of time per receptive field (:meth:`rate_warning`).
     """
 
     method: str
@@ -60,13 +66,14 @@ class Recipe:
     augmentation: str = "default"
     method_options: Mapping[str, Any] = field(default_factory=dict)
     evidence: str = ""
+    fs: float = 100.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidValueError(f"{name} must be an integer >= 1, got {v!r}")
-        for name in ("max_epochs", "lr", "window_seconds"):
+        for name in ("max_epochs", "lr", "window_seconds", "fs"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InvalidValueError(f"{name} must be a finite number > 0, got {v!r}")
@@ -102,6 +109,27 @@ class Recipe:
             **self.method_options,
         }
 
+    def rate_warning(
+        self, fs: float | None, how: str = "load_dataset(..., fs={fs:g})"
+    ) -> str | None:
+        """A warning when records at ``fs`` Hz are far from the rate the recipe was chosen at.
+
+        More than :data:`RATE_TOLERANCE` times faster or slower gives a message naming both
+        rates and how to resample (``how``, formatted with the recipe's rate); otherwise, or
+        when ``fs`` is unknown, ``None``. On LUDB at its native 500 Hz, for instance, an
+        untrained multi-branch encoder scored below chance where at 100 Hz it did not.
+        """
+        if fs is None or not math.isfinite(fs) or fs <= 0:
+            return None
+        if max(fs / self.fs, self.fs / fs) <= RATE_TOLERANCE:
+            return None
+        return (
+            f"the {self.method!r} recipe was chosen on records sampled at {self.fs:g} Hz and "
+            f"these are at {fs:g} Hz: the encoder's kernels and strides are in samples, so its "
+            f"receptive field spans {self.fs / fs:.2g}x the time it did there; resample to "
+            f"{self.fs:g} Hz ({how.format(fs=self.fs)}) to train as measured"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable description (stored in the run's metadata)."""
         return {
@@ -109,6 +137,7 @@ class Recipe:
             "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
             "warmup_fraction": self.warmup_fraction, "window_seconds": self.window_seconds,
             "augmentation": self.augmentation, "method_options": dict(self.method_options),
+            "fs": self.fs,
         }  # fmt: skip
 
 

@@ -180,3 +180,16 @@ def test_random_init_bn_baseline_recalibrates_batchnorm_only(tmp_path, monkeypat
     assert "`random_init_bn` = random init with BatchNorm statistics" in (
         tmp_path / "results.md").read_text()  # fmt: skip
     assert parse_method("random_init_bn") == ("random_init_bn", {})
+
+
+def test_records_far_from_the_recipes_rate_are_flagged(tmp_path):
+    """The shared budget was chosen at 100 Hz; 500-Hz records (LUDB's native rate) get a
+    warning that says how to resample, in the log as well."""
+    lines: list[str] = []
+    x = toy()
+    fast = ecgssl.load_dataset("arrays", signals=x.signals, fs=500.0, labels=x.labels,
+                               split=x.split, name="fast")  # fmt: skip
+    cfg = config(methods=["random_init"], label_fractions=[1.0], window_seconds=0.2)
+    with pytest.warns(UserWarning, match="--dataset-option fs=100"):
+        run_comparison(fast, cfg, tmp_path, progress=False, log=lines.append)
+    assert any(line.startswith("warning:") and "500 Hz" in line for line in lines)

@@ -80,3 +80,30 @@ def test_bell_recipe_regularises_and_the_paper_bell_is_one_setting_away():
                           cov_weight=0.0, device="cpu", progress=False, window_seconds=3.0)  # fmt: skip
     assert res.method.hparams["var_weight"] == 0.0 and res.method.hparams["cov_weight"] == 0.0
     assert "variance" not in res.history[-1]
+
+
+def test_records_far_from_the_recipe_rate_are_flagged():
+    """A recipe chosen at 100 Hz says so on 500-Hz records (LUDB's native rate), names both
+    rates and how to resample; within a factor 2 (or an unknown rate) it says nothing."""
+    r = Recipe("bell")
+    assert r.fs == 100.0 and r.to_dict()["fs"] == 100.0
+    message = r.rate_warning(500.0)
+    assert message is not None
+    assert "100 Hz" in message and "500 Hz" in message and "fs=100" in message
+    assert "0.2x" in message  # the receptive field spans a fifth of the time
+    assert "fs=100 on the CLI" in str(r.rate_warning(500.0, how="fs={fs:g} on the CLI"))
+    assert r.rate_warning(25.0) is not None
+    for fs in (50.0, 100.0, 200.0, None, float("nan")):
+        assert r.rate_warning(fs) is None
+    with pytest.raises(ValueError, match="fs"):
+        Recipe("bell", fs=0.0)
+
+
+def test_pretrain_warns_when_the_data_rate_is_far_from_the_recipe(recwarn):
+    ds = toy_dataset()  # 50 Hz: within a factor 2 of the recipes' 100 Hz
+    ecgssl.pretrain("simclr", ds, TINY, steps=1, batch_size=8, device="cpu", progress=False,
+                    window_seconds=3.0)  # fmt: skip
+    assert not [w for w in recwarn if "sampled at" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"sampled at 400 Hz and these are at 50 Hz.*fs=400\)"):
+        ecgssl.pretrain("simclr", ds, TINY, steps=1, batch_size=8, device="cpu",
+                        progress=False, window_seconds=3.0, recipe=Recipe("simclr", fs=400.0))  # fmt: skip

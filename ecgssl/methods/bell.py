@@ -24,7 +24,7 @@ from ecgssl.validation import check_positive
 __all__ = ["BELL"]
 
 #: What BELL's optional penalties may act on (``regularise``).
-_REGULARISED = ("projection", "representation")
+_REGULARISED = ("projection", "representation", "both")
 
 
 @METHODS.register("bell")
@@ -41,7 +41,8 @@ class BELL(LeadPairMethod):
     (:func:`ecgssl.methods.losses.lead_variance_covariance`), and ``cross_cov_weight`` > 0
     penalises the covariance between different leads' projection dimensions
     (:func:`ecgssl.methods.losses.cross_lead_covariance`); ``regularise="representation"``
-    moves all three onto the encoder's per-lead latents h. These are ecgssl additions, not
+    moves all three onto the encoder's per-lead latents h, and ``"both"`` applies them, with
+    the same weights, to h and to g(h). These are ecgssl additions, not
     part of the paper's BELL; all three weights are 0 by default.
 
     Args:
@@ -65,8 +66,9 @@ class BELL(LeadPairMethod):
         cross_cov_weight: Weight of the covariance penalty between different leads' online
             projections (>= 0).
         regularise: What the three penalties act on: ``"projection"`` (the online
-            projections g(h), as VICReg does) or ``"representation"`` (the encoder's per-lead
-            latents h, which a downstream probe reads).
+            projections g(h), as VICReg does), ``"representation"`` (the encoder's per-lead
+            latents h, which a downstream probe reads) or ``"both"`` (each penalty on h and on
+            g(h), summed).
     """
 
     name = "bell"
@@ -132,16 +134,20 @@ class BELL(LeadPairMethod):
         per_lead = self.var_weight > 0 or self.cov_weight > 0
         if not (per_lead or self.cross_cov_weight > 0):
             return out
-        r = g if self.regularise == "projection" else h
-        ra, rb = gather_with_grad(r[:b]), gather_with_grad(r[b:])  # global batch, gathered once
+        on = {"projection": (g,), "representation": (h,), "both": (h, g)}[self.regularise]
+        gathered = [(gather_with_grad(r[:b]), gather_with_grad(r[b:])) for r in on]  # once each
         if per_lead:
-            var_a, cov_a = lead_variance_covariance(ra)
-            var_b, cov_b = lead_variance_covariance(rb)
-            variance, covariance = (var_a + var_b) / 2, cov_a + cov_b
+            variance = covariance = torch.zeros((), device=view1.device)
+            for ra, rb in gathered:
+                var_a, cov_a = lead_variance_covariance(ra)
+                var_b, cov_b = lead_variance_covariance(rb)
+                variance, covariance = variance + (var_a + var_b) / 2, covariance + cov_a + cov_b
             out["loss"] = out["loss"] + self.var_weight * variance + self.cov_weight * covariance
             out["variance"], out["covariance"] = variance.detach(), covariance.detach()
         if self.cross_cov_weight > 0:
-            cross = cross_lead_covariance(ra) + cross_lead_covariance(rb)
+            cross = torch.zeros((), device=view1.device)
+            for ra, rb in gathered:
+                cross = cross + cross_lead_covariance(ra) + cross_lead_covariance(rb)
             out["loss"] = out["loss"] + self.cross_cov_weight * cross
             out["cross_covariance"] = cross.detach()
         return out

@@ -189,3 +189,25 @@ def test_regulariser_can_act_on_the_representation_instead():
     out["loss"].backward()
     assert all(p.grad is not None for p in reg.encoder.parameters() if p.requires_grad)
     assert reg.hparams["regularise"] == "representation"
+
+
+def test_regulariser_on_both_sums_the_penalties_on_representation_and_projection():
+    """regularise="both": each penalty on h and on g(h), with the same weights, summed."""
+    reg, v1, v2, base, out = plain_and_regularised(
+        var_weight=2.0, cov_weight=0.5, cross_cov_weight=0.25, regularise="both"
+    )
+    b = v1.shape[0]
+    h = reg.encoder.forward_leads(torch.cat([v1, v2]))
+    expected = base["loss"]
+    variance = 0.0
+    for r in (h, reg.projector(h)):
+        var_a, cov_a = lead_variance_covariance(r[:b])
+        var_b, cov_b = lead_variance_covariance(r[b:])
+        cross = cross_lead_covariance(r[:b]) + cross_lead_covariance(r[b:])
+        expected = expected + (var_a + var_b) + 0.5 * (cov_a + cov_b) + 0.25 * cross
+        variance = variance + float((var_a + var_b) / 2)
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out["variance"]) == pytest.approx(variance, rel=1e-5)
+    out["loss"].backward()
+    assert all(p.grad is not None for p in reg.projector.parameters())
+    assert all(p.grad is not None for p in reg.encoder.parameters() if p.requires_grad)
