@@ -276,7 +276,7 @@ def _warn_if_other_rate(dataset: ECGDataset, log: Callable[[str], None]) -> None
     """Say so when the records are far from the sampling rate the recipes were chosen at."""
     recipe = Recipe("compare", **SHARED_BUDGET)
     how = "load_dataset(..., fs={fs:g}), or --dataset-option fs={fs:g} on the command line"
-    message = recipe.rate_warning(dataset.fs, how=how)
+    message = recipe.rate_warning(dataset.fs, how=how, what="the shared budget of the recipes")
     if message is not None:
         warnings.warn(message, UserWarning, stacklevel=3)
         log(f"warning: {message}")
