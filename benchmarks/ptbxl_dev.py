@@ -69,10 +69,17 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_ptbxl(path: Path, report: bool) -> ECGDataset:
-    """Folds 1-7 train, 8 val, and 9 test (report) or a second copy of fold 8 (dev)."""
+def load_ptbxl(path: Path, report: bool, leads: list[str] | None = None) -> ECGDataset:
+    """Folds 1-7 train, 8 val, and 9 test (report) or a second copy of fold 8 (dev);
+    ``leads``: only these leads, in this order (e.g. the 8 independent ones)."""
     d = np.load(path)
     x, y, fold = d["X"].astype(np.float32), d["y"], d["strat_fold"]
+    names = [str(s) for s in d["leads"]]
+    if leads:
+        unknown = [lead for lead in leads if lead not in names]
+        if unknown:
+            raise SystemExit(f"--leads: {unknown} not among the archive's leads {names}")
+        x, names = x[:, [names.index(lead) for lead in leads]], list(leads)
     pid = d["patient_id"].astype(str)
     ids = d["ecg_id"].astype(str)
     split = np.where(fold <= 7, "train", np.where(fold == 8, "val", "test"))
@@ -86,7 +93,7 @@ def load_ptbxl(path: Path, report: bool) -> ECGDataset:
         ids = np.concatenate([ids, np.char.add(ids[v], "_dev")])
         split = np.concatenate([split, np.full(int(v.sum()), "test")])
     return ecgssl.load_dataset(
-        "arrays", signals=x, fs=float(d["fs"]), leads=[str(s) for s in d["leads"]], labels=y,
+        "arrays", signals=x, fs=float(d["fs"]), leads=names, labels=y,
         classes=[str(c) for c in d["classes"]], split=split, record_ids=ids, patient_ids=pid,
         name="ptbxl_dev",
     )  # fmt: skip
@@ -171,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", action="append", default=[], help="encoder option key=value")
     ap.add_argument("--set", action="append", default=[], help="method option key=value")
     ap.add_argument("--hce", action="store_true", help="add the HCE recordings to pretraining")
+    ap.add_argument("--leads", default=None,
+                    help="comma-separated leads to keep, e.g. II,III,V1,V2,V3,V4,V5,V6")  # fmt: skip
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--label-seeds", type=int, default=5)
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.1, 1.0])
@@ -193,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    ds = load_ptbxl(a.data, a.report)
+    leads = a.leads.split(",") if a.leads else None
+    if leads and a.hce:
+        raise SystemExit("--leads with --hce: the HCE recordings are read with all 12 leads")
+    ds = load_ptbxl(a.data, a.report, leads)
     pre = pretrain_set(ds, a.hce)
     n_pre = len(pre)
     steps_per_epoch = n_pre // a.batch_size
@@ -260,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "tag": a.tag, "method": a.method, "seed": seed, "mode": "report" if a.report else "dev",
             "steps": result.history[-1]["step"], "epochs": epochs, "batch_size": a.batch_size,
             "lr": a.lr, "weight_decay": a.weight_decay, "window": a.window, "strength": a.strength, "aug": a.aug, "hce": a.hce,
+            "leads": list(ds.leads),
             "n_pretrain": n_pre, "method_options": hp, "encoder_options": enc_opts,
             "pretrain_seconds": round(secs, 1), "final_loss": result.final_loss,
             **{f"ssl/{k}": v for k, v in ssl_m.items()},

@@ -10,7 +10,8 @@ composition could move the gain.
 Example::
 
     python benchmarks/ptbxl_dev_report.py benchmarks/results/ptbxl-dev/runs.jsonl \\
-        --scores benchmarks/results/ptbxl-dev/scores --out benchmarks/results/ptbxl-dev/results.md
+        --scores benchmarks/results/ptbxl-dev/scores --out benchmarks/results/ptbxl-dev/results.md \\
+        --csv benchmarks/results/ptbxl-dev/results.csv --png benchmarks/results/ptbxl-dev/results.png
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def dev_table(rows: list[dict]) -> str:
             + ([f"lr={r['lr']:g}"] if r["lr"] != 1e-3 else [])
             + ([f"weight_decay={r['weight_decay']:g}"] if r.get("weight_decay", 1e-4) != 1e-4 else [])
             + (["+HCE"] if r["hce"] else [])
+            + ([f"leads={','.join(r['leads'])}"] if len(r.get("leads", ())) not in (0, 12) else [])
             + ([f"views={r['strength']}"] if r["strength"] != "default" else [])
             + ([f"views={_describe_views(r['aug'])}"] if r.get("aug") else [])
             + ([f"window={r['window']:g} s"] if r.get("window", 2.5) != 2.5 else [])
@@ -96,20 +98,15 @@ def dev_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report_table(
+def report_cells(
     by_tag: dict[str, list[dict]], scores_dir: Path, baseline: str, n_boot: int
-) -> str:
-    """The fold-9 table: per recipe and cell, both arms' mean AUROC and the paired gain with
-    its CI. ``baseline`` "random" pairs each seed with its own untrained copy (in the
-    recipe's scores file); "random_bn" with the BatchNorm-recalibrated one
-    (``random_bn_sSEED.npz``, linear cells only; recipes whose seeds lack it are left out,
-    and the table is "" when none has it)."""
-    lines = [
-        "| recipe | seeds | steps | pretrain min | cell | pretrained | "
-        f"{'random init' if baseline == 'random' else 'random init, BN from data'} | gain | "
-        "95 % CI of gain |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---|",
-    ]
+) -> list[dict]:
+    """Per recipe and cell, both arms' mean AUROC and the paired gain with its CI.
+
+    ``baseline`` "random" pairs each seed with its own untrained copy (in the recipe's scores
+    file); "random_bn" with the BatchNorm-recalibrated one (``random_bn_sSEED.npz``, linear
+    cells only; recipes whose seeds lack it are left out)."""
+    out = []
     for tag, rs in by_tag.items():
         files = [np.load(scores_dir / f"{tag}_s{r['seed']}.npz") for r in rs]
         if baseline == "random":
@@ -133,15 +130,93 @@ def report_table(
             ]
             if not pairs:
                 continue
-            ssl = np.mean([macro_auroc(y, s) for s, _ in pairs])
-            rnd = np.mean([macro_auroc(y, r) for _, r in pairs])
             gain, lo, hi = paired_gain_ci(y, pairs, n_boot)
-            minutes = np.mean([r["pretrain_seconds"] for r in rs]) / 60
-            lines.append(
-                f"| {tag} | {len(rs)} | {rs[0]['steps']} | {minutes:.1f} | {cell} | {ssl:.4f} | "
-                f"{rnd:.4f} | {gain:+.4f} | [{lo:+.4f}, {hi:+.4f}] |"
-            )
-    return "\n".join(lines) if len(lines) > 2 else ""
+            protocol, _, fraction = cell.partition("@")
+            out.append({
+                "recipe": tag, "method": rs[0].get("method", ""), "baseline": baseline,
+                "protocol": protocol, "label_fraction": float(fraction), "cell": cell,
+                "seeds": len(rs), "steps": rs[0]["steps"],
+                "pretrain_min": float(np.mean([r["pretrain_seconds"] for r in rs]) / 60),
+                "pretrained": float(np.mean([macro_auroc(y, s) for s, _ in pairs])),
+                "random": float(np.mean([macro_auroc(y, r) for _, r in pairs])),
+                "gain": gain, "ci_low": lo, "ci_high": hi, "test_records": len(y),
+            })  # fmt: skip
+    return out
+
+
+def report_table(
+    by_tag: dict[str, list[dict]], scores_dir: Path, baseline: str, n_boot: int,
+    cells: list[dict] | None = None,
+) -> str:  # fmt: skip
+    """The fold-9 table of :func:`report_cells` (computed here unless ``cells`` are given);
+    "" when no recipe has the baseline."""
+    if cells is None:
+        cells = report_cells(by_tag, scores_dir, baseline, n_boot)
+    if not cells:
+        return ""
+    lines = [
+        "| recipe | seeds | steps | pretrain min | cell | pretrained | "
+        f"{'random init' if baseline == 'random' else 'random init, BN from data'} | gain | "
+        "95 % CI of gain |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for c in cells:
+        lines.append(
+            f"| {c['recipe']} | {c['seeds']} | {c['steps']} | {c['pretrain_min']:.1f} | "
+            f"{c['cell']} | {c['pretrained']:.4f} | {c['random']:.4f} | {c['gain']:+.4f} | "
+            f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] |"
+        )
+    return "\n".join(lines)
+
+
+def write_csv(cells: list[dict], path: Path) -> None:
+    """Every cell of both tables, one row each (``baseline`` says which table)."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(cells[0]))
+        w.writeheader()
+        for c in cells:
+            w.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in c.items()})
+
+
+def plot_gains(cells: list[dict], path: Path) -> bool:
+    """One panel per cell (linear probe at each label fraction, fine-tuning): each recipe's
+    paired gain over random init with its 95 % CI. Needs matplotlib; ``False`` without it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    cells = [c for c in cells if c["baseline"] == "random"]
+    panels = sorted({c["cell"] for c in cells}, key=lambda k: (k.startswith("f"), k))
+    recipes = list(dict.fromkeys(c["recipe"] for c in cells))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 0.35 * len(recipes) + 1.6),
+                             sharey=True, squeeze=False)  # fmt: skip
+    for ax, panel in zip(axes[0], panels):
+        by = {c["recipe"]: c for c in cells if c["cell"] == panel}
+        ys = [i for i, r in enumerate(recipes) if r in by]
+        g = np.array([by[recipes[i]]["gain"] for i in ys])
+        lo = np.array([by[recipes[i]]["ci_low"] for i in ys])
+        hi = np.array([by[recipes[i]]["ci_high"] for i in ys])
+        ax.errorbar(g, ys, xerr=[g - lo, hi - g], fmt="o", capsize=3)
+        ax.axvline(0.0, color="grey", lw=0.8)
+        protocol, _, fraction = panel.partition("@")
+        name = "linear probe" if protocol == "linear" else "fine-tuned"
+        ax.set_title(f"{name}, {100 * float(fraction):g} % labels", fontsize=9)
+        if panel == "linear@0.1":  # issue 13's target for BELL
+            ax.axvline(0.03, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("macro AUROC gain over random init")
+    axes[0][0].set_yticks(range(len(recipes)), recipes, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(f"PTB-XL fold 9 ({cells[0]['test_records']} records): paired gain, 95 % CI",
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dev", action="store_true", help="the fold-8 ablation table instead")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--csv", type=Path, default=None, help="report mode: every cell as CSV")
+    ap.add_argument("--png", type=Path, default=None, help="report mode: the gains as a plot")
     a = ap.parse_args(argv)
     rows = [json.loads(line) for line in a.runs.read_text().splitlines() if line.strip()]
     if a.dev:
@@ -165,8 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if r.get("mode") == "report":
             by_tag[r["tag"]].append(r)
-    text = report_table(by_tag, a.scores, "random", a.n_boot)
-    bn = report_table(by_tag, a.scores, "random_bn", a.n_boot)
+    cells = report_cells(by_tag, a.scores, "random", a.n_boot)
+    bn_cells = report_cells(by_tag, a.scores, "random_bn", a.n_boot)
+    text = report_table(by_tag, a.scores, "random", a.n_boot, cells)
+    bn = report_table(by_tag, a.scores, "random_bn", a.n_boot, bn_cells)
+    if a.csv and cells:
+        write_csv(cells + bn_cells, a.csv)
+    if a.png and cells and not plot_gains(cells, a.png):
+        print(f"no plot: {a.png} needs matplotlib (pip install ecgssl[plot])")
     if bn:
         text += (
             "\n\nAgainst random init with BatchNorm statistics recomputed on folds 1-7 "

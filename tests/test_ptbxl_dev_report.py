@@ -76,3 +76,42 @@ def test_dev_table_one_line_per_row_naming_other_seeds(report):
         "| vc | bell | 1000 x 64 | var_weight=4 | 700 | 0.9000 | 0.8500 | +0.0500 |"
     )
     assert lines[3].startswith("| vc (seed 2) | bell |")
+
+
+def test_cells_go_to_csv_and_plot(report, tmp_path):
+    """Every cell of both baselines is one CSV row with the numbers of the table; the plot is
+    drawn where matplotlib is installed."""
+    import csv
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((60, 3)) < 0.4).astype(float)
+    arrays = {"ssl/y_test": y}
+    for cell in ("linear@0.1", "finetune@0.1"):
+        arrays[f"ssl/{cell}/label_seed0"] = _scores(rng, y, 2.0)
+        arrays[f"random/{cell}/label_seed0"] = _scores(rng, y, 0.5)
+    np.savez(tmp_path / "good_s0.npz", **arrays)
+    np.savez(tmp_path / "random_bn_s0.npz",
+             **{"random_bn/linear@0.1/label_seed0": _scores(rng, y, 1.0)})  # fmt: skip
+    rows = {"good": [{"tag": "good", "method": "bell", "seed": 0, "steps": 10,
+                      "pretrain_seconds": 60.0}]}  # fmt: skip
+    cells = report.report_cells(rows, tmp_path, "random", n_boot=100)
+    bn = report.report_cells(rows, tmp_path, "random_bn", n_boot=100)
+    assert [c["cell"] for c in cells] == ["finetune@0.1", "linear@0.1"] and len(bn) == 1
+    table = report.report_table(rows, tmp_path, "random", 100, cells)
+    assert f"{cells[1]['gain']:+.4f}" in table.splitlines()[3]
+    report.write_csv(cells + bn, tmp_path / "results.csv")
+    with open(tmp_path / "results.csv") as f:
+        saved = list(csv.DictReader(f))
+    assert [(r["baseline"], r["protocol"], r["label_fraction"]) for r in saved] == [
+        ("random", "finetune", "0.100000"), ("random", "linear", "0.100000"),
+        ("random_bn", "linear", "0.100000"),
+    ]  # fmt: skip
+    for r, c in zip(saved, cells + bn):
+        assert float(r["gain"]) == pytest.approx(c["gain"], abs=1e-6)
+        assert float(r["ci_low"]) <= float(r["gain"]) <= float(r["ci_high"])
+        assert float(r["gain"]) == pytest.approx(
+            float(r["pretrained"]) - float(r["random"]), abs=1e-5
+        )
+    pytest.importorskip("matplotlib")
+    assert report.plot_gains(cells + bn, tmp_path / "gains.png")
+    assert (tmp_path / "gains.png").stat().st_size > 1000
