@@ -94,6 +94,32 @@ class LinearProbe:
             raise RuntimeError("call fit() before decision_function()")
         return self._predict(self.models_, self.scaler_.transform(x))
 
+    def linear_weights(self, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted probe as one linear map of raw embeddings: ``(weight (classes, dim),
+        bias (classes,))`` with ``x @ weight.T + bias`` equal to :meth:`decision_function`.
+
+        The standardisation is folded into the weights. A class that was constant in the
+        training subset gets weight 0 and a bias of -10 (never present) or +10 (always), its
+        logit; ``n_classes`` checks the count against a head to be initialised with it.
+        """
+        if not hasattr(self, "models_"):
+            raise RuntimeError("call fit() before linear_weights()")
+        if n_classes is not None and n_classes != len(self.models_):
+            raise InvalidValueError(
+                f"the probe was fitted on {len(self.models_)} classes, not {n_classes}"
+            )
+        mean = np.asarray(self.scaler_.mean_, dtype=np.float64)
+        scale = np.asarray(self.scaler_.scale_, dtype=np.float64)
+        weight = np.zeros((len(self.models_), mean.size))
+        bias = np.zeros(len(self.models_))
+        for c, m in enumerate(self.models_):
+            if isinstance(m, float):
+                bias[c] = 10.0 if m > 0.5 else -10.0
+                continue
+            w = np.asarray(m.coef_, dtype=np.float64).ravel() / scale
+            weight[c], bias[c] = w, float(m.intercept_[0]) - float(w @ mean)
+        return weight, bias
+
     def fit_evaluate(
         self,
         train: tuple[np.ndarray, np.ndarray],

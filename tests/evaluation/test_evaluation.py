@@ -145,3 +145,22 @@ def test_label_fractions_are_plain_by_default_and_reported():
     forced = evaluate_encoder(enc, ds, label_fraction=0.02, device="cpu", n_boot=0,
                               min_positives_per_class=1)  # fmt: skip
     assert forced.n_train == 4 and forced.details["classes_without_positive"] == []
+
+
+def test_linear_probe_as_one_linear_map_of_raw_embeddings():
+    """linear_weights folds the standardisation in: x @ W.T + b is decision_function; a class
+    absent from the training subset gets weight 0 and a strongly negative bias."""
+    rng = np.random.default_rng(1)
+    y = multilabel(n=200)
+    y[:150, 3] = 0  # class 3 never present in training
+    x = 3.0 + 5.0 * np.concatenate([y + rng.normal(0, 0.5, y.shape), rng.normal(size=(200, 6))], 1)
+    probe = LinearProbe().fit(x[:150], y[:150], x[150:], y[150:])
+    weight, bias = probe.linear_weights(n_classes=4)
+    assert weight.shape == (4, x.shape[1]) and bias.shape == (4,)
+    np.testing.assert_allclose((x @ weight.T + bias)[:, :3], probe.decision_function(x)[:, :3],
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+    assert not weight[3].any() and bias[3] == -10.0
+    with pytest.raises(ValueError, match="4 classes, not 5"):
+        probe.linear_weights(n_classes=5)
+    with pytest.raises(RuntimeError, match="fit"):
+        LinearProbe().linear_weights()

@@ -226,3 +226,27 @@ def test_windowed_evaluation(protocol, aggregate):
         ecgssl.evaluate(enc, ds, device="cpu", window_seconds=10.0)
     with pytest.raises(ValueError, match="linear"):
         ecgssl.evaluate(enc, ds, protocol="finetune", device="cpu", window_seconds=1.0)
+
+
+def test_finetune_can_start_from_the_linear_probe():
+    """head_init="probe" (LP-FT): the head starts as the probe fitted on the frozen encoder's
+    embeddings, so with the encoder frozen and a negligible lr the result is that probe; with
+    training it never ends below the probe's validation AUROC."""
+    ds = toy()
+    enc = ecgssl.build_encoder(TINY, 3)
+    tr, va, te = ds.subset("train"), ds.subset("val"), ds.subset("test")
+    y_tr, y_va = tr.labels, va.labels
+    frozen = FinetuneConfig(epochs=2, lr=1e-12, encoder_lr_ratio=0.0, head_init="probe")
+    res = finetune(enc, (tr.signals, y_tr), (va.signals, y_va), config=frozen, device="cpu")
+    z = {s: ecgssl.embed(enc, part.signals, device="cpu") for s, part in
+         (("train", tr), ("val", va), ("test", te))}  # fmt: skip
+    probe = ecgssl.evaluation.LinearProbe().fit(z["train"], y_tr, z["val"], y_va)
+    np.testing.assert_allclose(res.scores(te.signals), probe.decision_function(z["test"]),
+                               rtol=1e-4, atol=1e-4)  # fmt: skip
+    assert res.val_macro_auroc == pytest.approx(probe.val_macro_auroc, abs=1e-6)
+    trained = finetune(enc, (tr.signals, y_tr), (va.signals, y_va), device="cpu",
+                       config=FinetuneConfig(epochs=6, lr=3e-3, head_init="probe"))  # fmt: skip
+    assert trained.val_macro_auroc >= probe.val_macro_auroc - 1e-9
+    assert macro_auroc(te.labels, trained.scores(te.signals)) > 0.8
+    with pytest.raises(ValueError, match="head_init"):
+        FinetuneConfig(head_init="zeros")
