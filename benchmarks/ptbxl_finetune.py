@@ -1,0 +1,127 @@
+"""Fine-tuning protocols on the PTB-XL dev archive: saved encoders and random init.
+
+Takes encoders saved by ``ptbxl_dev.py --save-encoders DIR`` (``TAG_sSEED.pt``) and/or
+``--random-seeds``, and fine-tunes each on 10 % label samples of folds 1-7 with early stopping
+on fold 8, once per protocol in the grid ``--head-init`` x ``--encoder-lr-ratio`` x
+``--epochs``. For a saved encoder the untrained encoder with the same initial weights
+(``torch.manual_seed(SEED)``, as ptbxl_dev.py builds it) is fine-tuned too, so each row is
+paired; ``--random-seeds`` fine-tunes untrained encoders alone (the supervised baseline).
+
+Dev mode scores fold 8 (the early-stopping AUROC, optimistic for every arm alike) and never
+reads fold 9; ``--report`` also scores fold 9 once and saves its per-record scores
+(``--scores-dir``), for protocols chosen on fold 8. One JSON line per encoder, label sample
+and protocol.
+
+Example::
+
+    python benchmarks/ptbxl_finetune.py /tmp/encoders_vc/*.pt --label-seeds 2 \\
+        --head-init random probe --encoder-lr-ratio 0.1 1.0 --epochs 40 100 --out study.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ecgssl
+from ecgssl.data.sampling import label_fraction_indices
+from ecgssl.evaluation.finetune import HEAD_INITS, FinetuneConfig, finetune
+from ecgssl.evaluation.metrics import macro_auroc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ptbxl_dev import SHARED, load_ptbxl
+
+
+def _arms(path: Path | None, seed: int, n_leads: int) -> list[tuple[str, ecgssl.Encoder]]:
+    """("ssl", saved encoder) and ("random", same initial weights), or random alone."""
+    if path is None:
+        torch.manual_seed(seed)
+        return [("random", ecgssl.build_encoder({"name": "multibranch"}, n_leads))]
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    spec = {k: v for k, v in saved["spec"].items() if k != "n_leads"}
+    pretrained = ecgssl.build_encoder(spec, n_leads)
+    pretrained.load_state_dict(saved["state"])
+    torch.manual_seed(seed)  # the same initial weights as the pretrained encoder
+    return [("ssl", pretrained), ("random", ecgssl.build_encoder(spec, n_leads))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("encoders", type=Path, nargs="*", help="TAG_sSEED.pt files")
+    ap.add_argument("--random-seeds", type=int, nargs="*", default=[],
+                    help="also fine-tune untrained encoders of these seeds alone")  # fmt: skip
+    ap.add_argument("--data", type=Path, default=SHARED / "ptbxl_super_100hz_dev.npz")
+    ap.add_argument("--report", action="store_true", help="also score fold 9 (test)")
+    ap.add_argument("--scores-dir", type=Path, default=None)
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--fraction", type=float, default=0.1)
+    ap.add_argument("--label-seeds", type=int, default=1)
+    ap.add_argument("--head-init", nargs="+", default=["random"], choices=HEAD_INITS)
+    ap.add_argument("--encoder-lr-ratio", type=float, nargs="+", default=[0.1])
+    ap.add_argument("--epochs", type=int, nargs="+", default=[40])
+    ap.add_argument("--arms", nargs="+", default=["ssl", "random"], choices=["ssl", "random"],
+                    help="which arms of a saved encoder to fine-tune (default both)")  # fmt: skip
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    ds = load_ptbxl(a.data, report=a.report)
+    train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
+    y_tr, y_va, y_te = (np.asarray(p.labels) for p in (train, val, test))
+    jobs: list[tuple[Path | None, int]] = []
+    for path in a.encoders:
+        m = re.search(r"_s(\d+)\.pt$", path.name)
+        if m is None:
+            raise SystemExit(f"{path}: expected a name TAG_sSEED.pt from ptbxl_dev.py")
+        jobs.append((path, int(m.group(1))))
+    jobs += [(None, s) for s in a.random_seeds]
+    grid = list(itertools.product(a.head_init, a.encoder_lr_ratio, a.epochs))
+    for path, seed in jobs:
+        arms = [(n, e) for n, e in _arms(path, seed, ds.n_leads) if path is None or n in a.arms]
+        for ls in range(a.label_seeds):
+            # label sample 0 is the one ptbxl_dev.py --finetune uses for this seed
+            idx = label_fraction_indices(y_tr, a.fraction, seed + 100 * ls, train.patient_ids)
+            for head, ratio, epochs in grid:
+                row = {"tag": a.tag, "encoder": path.name if path else "random", "seed": seed,
+                       "label_seed": ls, "fraction": a.fraction, "head_init": head,
+                       "encoder_lr_ratio": ratio, "epochs": epochs}  # fmt: skip
+                scores = {}
+                for arm, enc in arms:
+                    t0 = time.perf_counter()
+                    cfg = FinetuneConfig(seed=seed, head_init=head, encoder_lr_ratio=ratio,
+                                         epochs=epochs)  # fmt: skip
+                    ft = finetune(enc, (train.signals[idx], y_tr[idx]), (val.signals, y_va),
+                                  config=cfg, device="cpu")  # fmt: skip
+                    row[f"{arm}/val"] = ft.val_macro_auroc
+                    row[f"{arm}/best_epoch"] = ft.best_epoch
+                    row[f"{arm}/seconds"] = round(time.perf_counter() - t0, 1)
+                    if a.report:
+                        scores[arm] = ft.scores(test.signals, 256)
+                        row[f"{arm}/test"] = macro_auroc(y_te, scores[arm])
+                if len(arms) == 2:
+                    row["gain/val"] = row["ssl/val"] - row["random/val"]
+                    if a.report:
+                        row["gain/test"] = row["ssl/test"] - row["random/test"]
+                if a.report and a.scores_dir is not None:
+                    a.scores_dir.mkdir(parents=True, exist_ok=True)
+                    name = f"{a.tag or 'finetune'}_{row['encoder'].removesuffix('.pt')}_s{seed}"
+                    np.savez(a.scores_dir / f"{name}_ls{ls}_{head}_{ratio:g}_{epochs}.npz",
+                             y_test=y_te, **scores)  # fmt: skip
+                print(json.dumps(row), flush=True)
+                if a.out:
+                    with open(a.out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
