@@ -26,6 +26,7 @@ import json
 import re
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from ecgssl.evaluation.metrics import macro_auroc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ptbxl_dev import SHARED, load_ptbxl
+from ptbxl_dev_report import paired_gain_ci
 
 
 def _arms(path: Path | None, seed: int, n_leads: int) -> list[tuple[str, ecgssl.Encoder]]:
@@ -51,6 +53,31 @@ def _arms(path: Path | None, seed: int, n_leads: int) -> list[tuple[str, ecgssl.
     pretrained.load_state_dict(saved["state"])
     torch.manual_seed(seed)  # the same initial weights as the pretrained encoder
     return [("ssl", pretrained), ("random", ecgssl.build_encoder(spec, n_leads))]
+
+
+def summarise(scores_dir: Path | None, tag: str) -> int:
+    """The paired fold-9 gain and its CI per protocol over the saved scores of ``tag``."""
+    if scores_dir is None or not tag:
+        raise SystemExit("--summarise needs --scores-dir and --tag")
+    groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    y = None
+    for path in sorted(scores_dir.glob(f"{tag}_*.npz")):
+        f = np.load(path)
+        if "ssl" in f.files and "random" in f.files:
+            protocol = path.stem.split("_ls", 1)[1].split("_", 1)[1]  # head_ratio_epochs
+            groups[protocol].append((f["ssl"], f["random"]))
+            y = f["y_test"]
+    if y is None:
+        raise SystemExit(f"no paired scores of {tag!r} in {scores_dir}")
+    for protocol, pairs in groups.items():
+        gain, lo, hi = paired_gain_ci(y, pairs)
+        ssl = np.mean([macro_auroc(y, s) for s, _ in pairs])
+        rnd = np.mean([macro_auroc(y, r) for _, r in pairs])
+        print(
+            f"{tag} {protocol}: pretrained {ssl:.4f}, random init {rnd:.4f}, paired gain "
+            f"{gain:+.4f} [{lo:+.4f}, {hi:+.4f}] over {len(pairs)} fine-tunes"
+        )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,11 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, nargs="+", default=[40])
     ap.add_argument("--arms", nargs="+", default=["ssl", "random"], choices=["ssl", "random"],
                     help="which arms of a saved encoder to fine-tune (default both)")  # fmt: skip
+    ap.add_argument("--random-protocol", nargs=2, type=float, default=None,
+                    metavar=("RATIO", "EPOCHS"),
+                    help="the random-init arm's own encoder lr ratio and epochs (chosen on fold "
+                         "8 for it), instead of the grid's")  # fmt: skip
+    ap.add_argument("--summarise", action="store_true",
+                    help="only print the paired fold-9 gain and CI over every scores file of "
+                         "--tag in --scores-dir (runs split over several calls)")  # fmt: skip
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.summarise:
+        return summarise(a.scores_dir, a.tag)
     ds = load_ptbxl(a.data, report=a.report)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     y_tr, y_va, y_te = (np.asarray(p.labels) for p in (train, val, test))
@@ -85,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((path, int(m.group(1))))
     jobs += [(None, s) for s in a.random_seeds]
     grid = list(itertools.product(a.head_init, a.encoder_lr_ratio, a.epochs))
+    paired: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for path, seed in jobs:
         arms = [(n, e) for n, e in _arms(path, seed, ds.n_leads) if path is None or n in a.arms]
         for ls in range(a.label_seeds):
@@ -97,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                 scores = {}
                 for arm, enc in arms:
                     t0 = time.perf_counter()
-                    cfg = FinetuneConfig(seed=seed, head_init=head, encoder_lr_ratio=ratio,
-                                         epochs=epochs)  # fmt: skip
+                    own = arm == "random" and a.random_protocol is not None
+                    h, r, e = ("random", a.random_protocol[0], int(a.random_protocol[1])) if own \
+                        else (head, ratio, epochs)  # fmt: skip
+                    row[f"{arm}/protocol"] = [h, r, e]
+                    cfg = FinetuneConfig(seed=seed, head_init=h, encoder_lr_ratio=r, epochs=e)
                     ft = finetune(enc, (train.signals[idx], y_tr[idx]), (val.signals, y_va),
                                   config=cfg, device="cpu")  # fmt: skip
                     row[f"{arm}/val"] = ft.val_macro_auroc
@@ -111,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                     row["gain/val"] = row["ssl/val"] - row["random/val"]
                     if a.report:
                         row["gain/test"] = row["ssl/test"] - row["random/test"]
+                        paired[(head, ratio, epochs)].append((scores["ssl"], scores["random"]))
                 if a.report and a.scores_dir is not None:
                     a.scores_dir.mkdir(parents=True, exist_ok=True)
                     name = f"{a.tag or 'finetune'}_{row['encoder'].removesuffix('.pt')}_s{seed}"
@@ -120,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
                 if a.out:
                     with open(a.out, "a") as f:
                         f.write(json.dumps(row) + "\n")
+    for (head, ratio, epochs), pairs in paired.items():  # report mode, both arms
+        gain, lo, hi = paired_gain_ci(y_te, pairs)
+        print(f"fold 9, head_init={head}, encoder lr ratio {ratio:g}, {epochs} epochs"
+              f"{'' if a.random_protocol is None else f' (random init: {a.random_protocol})'}: "
+              f"paired gain {gain:+.4f} [{lo:+.4f}, {hi:+.4f}] over {len(pairs)} fine-tunes")  # fmt: skip
     return 0
 
 
