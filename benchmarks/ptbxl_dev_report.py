@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -171,8 +172,6 @@ def report_table(
 
 def write_csv(cells: list[dict], path: Path) -> None:
     """Every cell of both tables, one row each (``baseline`` says which table)."""
-    import csv
-
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(cells[0]))
         w.writeheader()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from ecgssl.encoders.base import Encoder
 from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.embed import embed
 from ecgssl.evaluation.linear import LinearProbe
-from ecgssl.evaluation.metrics import macro_auroc
+from ecgssl.evaluation.metrics import macro_auroc_or_nan
 from ecgssl.precision import AmpPlan, check_amp, resolve_amp
 from ecgssl.training.allocator import tune_cpu_allocator
 
@@ -138,15 +137,6 @@ def _scores(
     return torch.cat(outs).numpy()
 
 
-def _val_auroc(y: np.ndarray, s: np.ndarray) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            return macro_auroc(y, s)
-        except ValueError:  # validation split too small to score: fall back to its loss
-            return float("nan")
-
-
 def _loss(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
     if multilabel:
         return F.binary_cross_entropy_with_logits(logits, y)
@@ -160,8 +150,9 @@ def _init_head_from_probe(
     y_tr: Tensor,
     val: tuple[np.ndarray, np.ndarray],
     dev: torch.device,
-) -> None:
-    """Set ``head`` to a linear probe fitted on ``model``'s frozen embeddings (LP-FT)."""
+) -> float:
+    """Set ``head`` to a linear probe fitted on ``model``'s frozen embeddings (LP-FT); return
+    the probe's validation macro AUROC (NaN where undefined)."""
     z_tr = embed(model, x_tr.numpy(), device=dev)
     z_val = embed(model, np.asarray(val[0], dtype=np.float32), device=dev)
     probe = LinearProbe().fit(z_tr, y_tr.numpy(), z_val, np.asarray(val[1]))
@@ -169,6 +160,7 @@ def _init_head_from_probe(
     with torch.no_grad():
         head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
         head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+    return probe.val_macro_auroc
 
 
 def finetune(
@@ -211,8 +203,6 @@ def finetune(
     torch.manual_seed(cfg.seed)
     model = copy.deepcopy(encoder).to(dev)
     head = nn.Linear(model.output_dim, y_tr.shape[1]).to(dev)
-    if cfg.head_init == "probe":
-        _init_head_from_probe(head, model, x_tr, y_tr, val, dev)
     groups = [{"params": list(head.parameters()), "lr": cfg.lr}]
     if cfg.encoder_lr_ratio > 0:
         groups.append({"params": list(model.parameters()), "lr": cfg.lr * cfg.encoder_lr_ratio})
@@ -222,12 +212,11 @@ def finetune(
     gen = torch.Generator().manual_seed(cfg.seed)
     n = x_tr.shape[0]
     bs = min(cfg.batch_size, n)
-    best = (-math.inf, 0, copy.deepcopy(model.state_dict()), copy.deepcopy(head.state_dict()))
     start_auc = math.nan
     if cfg.head_init == "probe":  # the probe itself is a candidate: LP-FT never trails LP on val
-        start_auc = _val_auroc(y_val, _scores(model, head, val[0], 256, amp))
-        if math.isfinite(start_auc):
-            best = (start_auc, *best[1:])
+        start_auc = _init_head_from_probe(head, model, x_tr, y_tr, val, dev)
+    best = (start_auc if math.isfinite(start_auc) else -math.inf, 0,
+            copy.deepcopy(model.state_dict()), copy.deepcopy(head.state_dict()))  # fmt: skip
     history: list[dict[str, float]] = []
     stale = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -248,7 +237,7 @@ def finetune(
             scaler.update()
             total += float(loss.detach()) * idx.numel()
         val_scores = _scores(model, head, val[0], 256, amp)
-        auc = _val_auroc(y_val, val_scores)
+        auc = macro_auroc_or_nan(y_val, val_scores)
         val_loss = float(_loss(torch.from_numpy(val_scores), torch.from_numpy(y_val), multilabel))
         history.append({"epoch": epoch, "loss": total / n, "val_macro_auroc": auc,
                         "val_loss": val_loss})  # fmt: skip

@@ -19,20 +19,23 @@ __all__ = [
 ]
 
 
+def _check_batch(z: Tensor) -> None:
+    if z.shape[0] < 2:
+        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+
+
 def _check_pair(a: Tensor, b: Tensor) -> None:
     if a.shape != b.shape or a.ndim != 2:
         raise InvalidValueError(
             f"z1 and z2 must both be (batch, dim), got {tuple(a.shape)}, {tuple(b.shape)}"
         )
-    if a.shape[0] < 2:
-        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    _check_batch(a)
 
 
 def _check_leads(z: Tensor) -> None:
     if z.ndim != 3:
         raise InvalidValueError(f"z must be (batch, leads, dim), got {tuple(z.shape)}")
-    if z.shape[0] < 2:
-        raise InvalidValueError("batch statistics need a batch of at least 2 samples")
+    _check_batch(z)
 
 
 def batch_standardize(z: Tensor, eps: float = 1e-5, dim: int = 0) -> Tensor:
