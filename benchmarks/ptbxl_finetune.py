@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-init", nargs="+", default=["random"], choices=HEAD_INITS)
     ap.add_argument("--encoder-lr-ratio", type=float, nargs="+", default=[0.1])
     ap.add_argument("--epochs", type=int, nargs="+", default=[40])
+    ap.add_argument("--batchnorm", nargs="+", default=["train"], choices=["train", "frozen"],
+                    help="BatchNorm while fine-tuning: trained (default) or frozen at the "
+                         "encoder's statistics (FinetuneConfig.freeze_batchnorm)")  # fmt: skip
     ap.add_argument("--arms", nargs="+", default=["ssl", "random"], choices=["ssl", "random"],
                     help="which arms of a saved encoder to fine-tune (default both)")  # fmt: skip
     ap.add_argument("--random-protocol", nargs=2, type=float, default=None,
@@ -120,25 +123,28 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{path}: expected a name TAG_sSEED.pt from ptbxl_dev.py")
         jobs.append((path, int(m.group(1))))
     jobs += [(None, s) for s in a.random_seeds]
-    grid = list(itertools.product(a.head_init, a.encoder_lr_ratio, a.epochs))
+    grid = list(itertools.product(a.head_init, a.encoder_lr_ratio, a.epochs, a.batchnorm))
     paired: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for path, seed in jobs:
         arms = [(n, e) for n, e in _arms(path, seed, ds.n_leads) if path is None or n in a.arms]
         for ls in range(a.label_seeds):
             # label sample 0 is the one ptbxl_dev.py --finetune uses for this seed
             idx = label_fraction_indices(y_tr, a.fraction, seed + 100 * ls, train.patient_ids)
-            for head, ratio, epochs in grid:
+            for head, ratio, epochs, bn in grid:
                 row = {"tag": a.tag, "encoder": path.name if path else "random", "seed": seed,
                        "label_seed": ls, "fraction": a.fraction, "head_init": head,
-                       "encoder_lr_ratio": ratio, "epochs": epochs}  # fmt: skip
+                       "encoder_lr_ratio": ratio, "epochs": epochs, "batchnorm": bn}  # fmt: skip
                 scores = {}
                 for arm, enc in arms:
                     t0 = time.perf_counter()
                     own = arm == "random" and a.random_protocol is not None
-                    h, r, e = ("random", a.random_protocol[0], int(a.random_protocol[1])) if own \
-                        else (head, ratio, epochs)  # fmt: skip
-                    row[f"{arm}/protocol"] = [h, r, e]
-                    cfg = FinetuneConfig(seed=seed, head_init=h, encoder_lr_ratio=r, epochs=e)
+                    h, r, e, b = (
+                        ("random", a.random_protocol[0], int(a.random_protocol[1]), "train")
+                        if own else (head, ratio, epochs, bn)
+                    )  # fmt: skip
+                    row[f"{arm}/protocol"] = [h, r, e, b]
+                    cfg = FinetuneConfig(seed=seed, head_init=h, encoder_lr_ratio=r, epochs=e,
+                                         freeze_batchnorm=b == "frozen")  # fmt: skip
                     ft = finetune(enc, (train.signals[idx], y_tr[idx]), (val.signals, y_va),
                                   config=cfg, device="cpu")  # fmt: skip
                     row[f"{arm}/val"] = ft.val_macro_auroc
@@ -151,19 +157,21 @@ def main(argv: list[str] | None = None) -> int:
                     row["gain/val"] = row["ssl/val"] - row["random/val"]
                     if a.report:
                         row["gain/test"] = row["ssl/test"] - row["random/test"]
-                        paired[(head, ratio, epochs)].append((scores["ssl"], scores["random"]))
+                        paired[(head, ratio, epochs, bn)].append((scores["ssl"], scores["random"]))
                 if a.report and a.scores_dir is not None:
                     a.scores_dir.mkdir(parents=True, exist_ok=True)
                     name = f"{a.tag or 'finetune'}_{row['encoder'].removesuffix('.pt')}_s{seed}"
-                    np.savez(a.scores_dir / f"{name}_ls{ls}_{head}_{ratio:g}_{epochs}.npz",
+                    suffix = "_bnfrozen" if bn == "frozen" else ""
+                    np.savez(a.scores_dir / f"{name}_ls{ls}_{head}_{ratio:g}_{epochs}{suffix}.npz",
                              y_test=y_te, **scores)  # fmt: skip
                 print(json.dumps(row), flush=True)
                 if a.out:
                     with open(a.out, "a") as f:
                         f.write(json.dumps(row) + "\n")
-    for (head, ratio, epochs), pairs in paired.items():  # report mode, both arms
+    for (head, ratio, epochs, bn), pairs in paired.items():  # report mode, both arms
         gain, lo, hi = paired_gain_ci(y_te, pairs)
-        print(f"fold 9, head_init={head}, encoder lr ratio {ratio:g}, {epochs} epochs"
+        print(f"fold 9, head_init={head}, encoder lr ratio {ratio:g}, {epochs} epochs, "
+              f"BatchNorm {bn}"
               f"{'' if a.random_protocol is None else f' (random init: {a.random_protocol})'}: "
               f"paired gain {gain:+.4f} [{lo:+.4f}, {hi:+.4f}] over {len(pairs)} fine-tunes")  # fmt: skip
     return 0

@@ -50,6 +50,7 @@ from ecgssl.training.checkpoint import atomic_torch_save, load_checkpoint
 __all__ = [
     "BASELINES",
     "CompareConfig",
+    "gain_table",
     "load_results",
     "parse_method",
     "plot_results",
@@ -193,9 +194,14 @@ class CompareConfig:
 #: silently mix budgets in one table. Methods, fractions and seeds may be extended.
 BUDGET_FIELDS = ("protocol", "encoder", "epochs", "steps", "batch_size", "lr", "window_seconds",
                  "augmentation", "finetune_epochs", "n_boot", "min_positives_per_class",
-                 "pretrain_data", "amp")  # fmt: skip
-#: The value a field had in results folders written before it existed.
-_LEGACY = {"min_positives_per_class": 1, "pretrain_data": None, "amp": "auto"}
+                 "pretrain_data", "amp", "baseline_init")  # fmt: skip
+#: How the baselines' encoders are initialised: ``"paired"``, the same initial weights as every
+#: SSL method of the same seed, so that each gain over ``random_init`` is a paired difference.
+BASELINE_INIT = "paired"
+#: The value a field had in results folders written before it existed (the baselines of older
+#: folders drew their weights from seed + 10000, unpaired with the SSL methods).
+_LEGACY = {"min_positives_per_class": 1, "pretrain_data": None, "amp": "auto",
+           "baseline_init": "seed+10000"}  # fmt: skip
 
 
 def _dataset_record(dataset: ECGDataset) -> dict[str, Any]:
@@ -218,6 +224,7 @@ def _write_config(
     new = json.loads(json.dumps(asdict(cfg), default=list))
     new["pretrain_data"] = pretrain_data
     new["dataset"] = dataset
+    new["baseline_init"] = BASELINE_INIT
     if resuming and path.exists():
         try:
             old = json.loads(path.read_text())
@@ -324,6 +331,8 @@ def _n_params(encoder: Encoder) -> int:
 
 
 def _random_encoder(cfg: CompareConfig, n_leads: int, seed: int) -> Encoder:
+    """The untrained encoder of ``seed``: the same initial weights :func:`ecgssl.pretrain`
+    starts every SSL method of that seed from (it seeds torch, then builds the encoder)."""
     torch.manual_seed(seed)
     return build_encoder(cfg.encoder, n_leads)
 
@@ -432,7 +441,7 @@ def run_comparison(
                 continue
             pre_s = 0.0
             if name in BASELINES:
-                encoder = _random_encoder(cfg, dataset.n_leads, 10_000 + int(seed))
+                encoder = _random_encoder(cfg, dataset.n_leads, int(seed))
                 if name == "random_init_bn":
                     _recalibrate(encoder, pre_ds, int(seed), cfg.device)
             else:
@@ -478,7 +487,8 @@ def run_comparison(
     mine = [r for r in rows if r["dataset"] == dataset.name]
     table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name,
                           dataset=data["summary"])  # fmt: skip
-    (out / "results.md").write_text(table)
+    gains = gain_table(mine)
+    (out / "results.md").write_text(table + ("\n" + gains if gains else ""))
     plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
     return rows
 
@@ -575,6 +585,40 @@ def summary_table(
                 vals.append(f"{v[0]:.4f}")
             else:
                 vals.append(f"{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}")
+        lines.append(f"| {m} | " + " | ".join(vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def gain_table(rows: list[dict[str, Any]], baseline: str = "random_init") -> str:
+    """Markdown table of every other method's macro-AUROC gain over ``baseline``, paired by
+    seed (a seed gives the baselines the SSL methods' initial weights): mean ± std over the
+    seeds both hold, and their number. Empty where ``rows`` hold no ``baseline`` row or no
+    other method."""
+    auroc = {(str(r["method"]), int(float(r["seed"])), round(float(r["label_fraction"]), 6)):
+             float(r["macro_auroc"]) for r in rows}  # fmt: skip
+    base = {(seed, f): v for (m, seed, f), v in auroc.items() if m == baseline}
+    others = [m for m in _method_order(rows) if m != baseline]
+    if not base or not others:
+        return ""
+    fractions = sorted({f for _, f in base})
+    lines = [
+        f"Gain over `{baseline}` (macro AUROC; each seed's difference from `{baseline}` of the "
+        "same seed, i.e. the same initial weights untrained; mean ± std over seeds, n = seeds):",
+        "",
+        "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |",
+        "|---|" + "---:|" * len(fractions),
+    ]
+    for m in others:
+        vals = []
+        for f in fractions:
+            d = [v - base[(seed, f)] for (mm, seed, ff), v in auroc.items()
+                 if mm == m and ff == f and (seed, f) in base]  # fmt: skip
+            if not d:
+                vals.append("–")
+            elif len(d) == 1:
+                vals.append(f"{d[0]:+.4f} (n = 1)")
+            else:
+                vals.append(f"{np.mean(d):+.4f} ± {np.std(d, ddof=1):.4f} (n = {len(d)})")
         lines.append(f"| {m} | " + " | ".join(vals) + " |")
     return "\n".join(lines) + "\n"
 

@@ -193,3 +193,53 @@ def test_records_far_from_the_recipes_rate_are_flagged(tmp_path):
     with pytest.warns(UserWarning, match="--dataset-option fs=100"):
         run_comparison(fast, cfg, tmp_path, progress=False, log=lines.append)
     assert any(line.startswith("warning:") and "500 Hz" in line for line in lines)
+
+
+def test_baselines_start_from_the_ssl_methods_initial_weights(tmp_path):
+    """A seed gives random_init (and supervised, random_init_bn) exactly the weights every
+    SSL method of that seed starts pretraining from, so each gain over it is paired."""
+    import json
+
+    import torch
+
+    from ecgssl.compare import _random_encoder
+
+    cfg = config()
+    ds = toy()
+    # One step at a negligible lr: the pretrained weights are still the initial ones.
+    res = ecgssl.pretrain("bell", dataset=ds, encoder=cfg.encoder, steps=1, lr=1e-12,
+                          batch_size=16, window_seconds=2.0, seed=3, device="cpu",
+                          progress=False)  # fmt: skip
+    start = dict(res.encoder.named_parameters())
+    for name, p in _random_encoder(cfg, ds.n_leads, 3).named_parameters():
+        torch.testing.assert_close(p, start[name], atol=1e-9, rtol=0, msg=name)
+    other = dict(_random_encoder(cfg, ds.n_leads, 4).named_parameters())
+    assert any(not torch.equal(p, other[n]) for n, p in start.items())
+    # The folder records the pairing; one written before it (baselines at seed + 10000)
+    # is not resumed into a paired table.
+    small = config(methods=["random_init"], label_fractions=[1.0], n_boot=0)
+    run_comparison(ds, small, tmp_path, progress=False, log=lambda s: None)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["baseline_init"] == "paired"
+    del saved["baseline_init"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"baseline_init: 'seed\+10000' there, 'paired' now"):
+        run_comparison(ds, small, tmp_path, progress=False, log=lambda s: None)
+
+
+def test_gain_table_pairs_each_seed_with_random_init():
+    from ecgssl.compare import gain_table
+
+    def row(method: str, seed: int, f: float, auc: float) -> dict:
+        return {"method": method, "seed": seed, "label_fraction": f, "macro_auroc": auc}
+
+    rows = [row("random_init", 0, 0.1, 0.80), row("random_init", 1, 0.1, 0.70),
+            row("bell", 0, 0.1, 0.83), row("bell", 1, 0.1, 0.74),
+            row("bell", 2, 0.1, 0.99),  # no random_init of seed 2: left out, not unpaired
+            row("simclr", 0, 0.1, 0.79), row("random_init", 0, 1.0, 0.9)]  # fmt: skip
+    md = gain_table(rows)
+    assert "| bell | +0.0350 ± 0.0071 (n = 2) | – |" in md
+    assert "| simclr | -0.0100 (n = 1) | – |" in md
+    assert "| random_init |" not in md
+    assert gain_table([r for r in rows if r["method"] != "random_init"]) == ""
+    assert gain_table([r for r in rows if r["method"] == "random_init"]) == ""

@@ -53,6 +53,12 @@ class FinetuneConfig:
             validation split) and starts the head from it: linear probing, then
             fine-tuning (LP-FT, Kumar et al., ICLR 2022), so that the first steps do not
             push a random head's gradients into the pretrained features.
+        freeze_batchnorm: Keep the encoder's BatchNorm layers in evaluation mode while
+            fine-tuning: their running statistics stay the pretrained ones and every batch
+            is normalised with them (the affine weights still train). Small labeled sets
+            give noisy batch statistics; with ``head_init="probe"`` it also keeps the
+            features the probe was fitted on. Leave it off for an untrained encoder, whose
+            running statistics are the initial mean 0 and variance 1.
         amp: Mixed precision of the forward passes (:func:`ecgssl.precision.resolve_amp`):
             ``"auto"`` uses autocast on CUDA and on CPUs with fast bfloat16 (AVX-512
             BF16/AMX, checked by timing), ``True`` forces it, ``False`` keeps float32. The
@@ -68,6 +74,7 @@ class FinetuneConfig:
     seed: int = 0
     amp: bool | str = "auto"
     head_init: str = "random"
+    freeze_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         check_amp(self.amp)
@@ -221,6 +228,10 @@ def finetune(
     stale = 0
     for epoch in range(1, cfg.epochs + 1):
         model.train(cfg.encoder_lr_ratio > 0)
+        if cfg.freeze_batchnorm:
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         head.train()
         perm = torch.randperm(n, generator=gen)
         total = 0.0

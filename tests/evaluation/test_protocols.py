@@ -250,3 +250,33 @@ def test_finetune_can_start_from_the_linear_probe():
     assert macro_auroc(te.labels, trained.scores(te.signals)) > 0.8
     with pytest.raises(ValueError, match="head_init"):
         FinetuneConfig(head_init="zeros")
+
+
+def test_finetune_can_keep_batchnorm_statistics_frozen():
+    """freeze_batchnorm=True: the running statistics stay the encoder's while its weights
+    (BatchNorm's affine ones included) train; by default they follow the labeled batches."""
+    ds = toy()
+    enc = ecgssl.build_encoder(TINY, 3)
+    ecgssl.evaluation.recalibrate_batchnorm(enc, ds.subset("train").signals, device="cpu")
+    tr, va = ds.subset("train"), ds.subset("val")
+
+    def run(freeze: bool) -> ecgssl.evaluation.FinetuneResult:
+        cfg = FinetuneConfig(epochs=3, patience=3, lr=3e-3, encoder_lr_ratio=1.0,
+                             freeze_batchnorm=freeze)  # fmt: skip
+        return finetune(enc, (tr.signals, tr.labels), (va.signals, va.labels), config=cfg,
+                        device="cpu")  # fmt: skip
+
+    def stats(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in model.state_dict().items() if "running" in k}
+
+    before = stats(enc)
+    assert before and any(float(v.abs().sum()) > 0 for v in before.values())
+    frozen, trained = run(True), run(False)
+    assert frozen.best_epoch > 0 and trained.best_epoch > 0
+    for k, v in stats(frozen.encoder).items():
+        torch.testing.assert_close(v, before[k], msg=k)
+    assert any(not torch.equal(v, before[k]) for k, v in stats(trained.encoder).items())
+    weights = {k: v for k, v in enc.state_dict().items() if k.endswith("weight")}
+    changed = [k for k, v in frozen.encoder.state_dict().items()
+               if k in weights and not torch.equal(v, weights[k])]  # fmt: skip
+    assert any("bn" in k for k in changed) and any("bn" not in k for k in changed)
