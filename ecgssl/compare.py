@@ -45,7 +45,7 @@ from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fra
 from ecgssl.precision import check_amp
 from ecgssl.recipes import SHARED_BUDGET, Recipe
 from ecgssl.registry import METHODS
-from ecgssl.training.checkpoint import atomic_torch_save, load_checkpoint
+from ecgssl.training.checkpoint import atomic_torch_save, safe_torch_load
 
 __all__ = [
     "BASELINES",
@@ -195,6 +195,10 @@ class CompareConfig:
 BUDGET_FIELDS = ("protocol", "encoder", "epochs", "steps", "batch_size", "lr", "window_seconds",
                  "augmentation", "finetune_epochs", "n_boot", "min_positives_per_class",
                  "pretrain_data", "amp", "baseline_init")  # fmt: skip
+#: The settings a pretrained encoder depends on: another folder's encoders are reused
+#: (``encoders_from``) only where these, and the data, are the same.
+PRETRAIN_FIELDS = ("encoder", "epochs", "steps", "batch_size", "lr", "window_seconds",
+                   "augmentation", "pretrain_data", "amp")  # fmt: skip
 #: How the baselines' encoders are initialised: ``"paired"``, the same initial weights as every
 #: SSL method of the same seed, so that each gain over ``random_init`` is a paired difference.
 BASELINE_INIT = "paired"
@@ -346,19 +350,69 @@ def _recalibrate(encoder: Encoder, ds: ECGDataset, seed: int, device: str) -> No
     recalibrate_batchnorm(encoder, np.asarray(ds.signals[train], dtype=np.float32), device=device)
 
 
+def _encoder_source(
+    src: Path, cfg: CompareConfig, pretrain_data: str | None, dataset: dict[str, Any],
+) -> Path:  # fmt: skip
+    """``src/encoders`` after checking that ``src`` (an earlier comparison's folder) pretrained
+    with the same settings (:data:`PRETRAIN_FIELDS`) on the same data."""
+    try:
+        old = {**_LEGACY, **json.loads((src / "config.json").read_text())}
+    except (OSError, ValueError) as e:
+        raise InvalidValueError(
+            f"encoders_from: cannot read {src / 'config.json'} (expected the output folder of "
+            f"an earlier `ecgssl compare` run): {e}"
+        ) from e
+    new = json.loads(json.dumps(asdict(cfg), default=list))
+    new["pretrain_data"] = pretrain_data
+    diff = {k: (old.get(k), new[k]) for k in PRETRAIN_FIELDS if old.get(k) != new[k]}
+    if old.get("dataset") is not None and old["dataset"] != dataset:
+        diff["dataset"] = (old["dataset"]["summary"], dataset["summary"])
+    if diff:
+        what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+        raise InvalidValueError(
+            f"encoders_from: {src} pretrained with other settings ({what}); its encoders "
+            "would not be this comparison's."
+        )
+    return src / "encoders"
+
+
+#: Version of the files in a results folder's ``encoders/`` (a dict with the encoder's config,
+#: its state_dict, the pretraining seconds and history; not a Pretrainer checkpoint).
+ENCODER_FILE_FORMAT = 1
+
+
+def _read_saved_encoder(path: Path) -> dict[str, Any]:
+    """An encoder file a comparison saved, loaded safely (no pickled code) and checked."""
+    hint = "delete it and run again to pretrain that encoder anew"
+    try:
+        saved = safe_torch_load(path, map_location="cpu")
+    except ValueError as e:
+        raise InvalidValueError(f"{path} is corrupt or unreadable ({e}); {hint}") from None
+    if not (isinstance(saved, dict) and saved.get("format") == ENCODER_FILE_FORMAT
+            and {"encoder_config", "state_dict"} <= set(saved)):  # fmt: skip
+        raise InvalidValueError(
+            f"{path} is not an encoder file of `ecgssl compare` (format "
+            f"{ENCODER_FILE_FORMAT}: encoder_config and state_dict); {hint}"
+        )
+    return saved
+
+
 def _pretrained_encoder(
     cfg: CompareConfig, label: str, name: str, options: dict[str, Any], ds: ECGDataset,
-    seed: int, out_dir: Path, progress: bool,
+    seed: int, out_dir: Path, progress: bool, reuse: Path | None = None,
 ) -> tuple[Encoder, float]:  # fmt: skip
-    """Pretrain (or reload the encoder a previous, interrupted run saved)."""
+    """Pretrain, or reload the encoder a previous, interrupted run saved (in ``out_dir`` or,
+    copied from there, in ``reuse``: another folder's checked ``encoders/``)."""
     path = out_dir / "encoders" / f"{label.replace(':', '_').replace('=', '-')}_seed{seed}.pt"
+    if not path.exists() and reuse is not None and (reuse / path.name).exists():
+        data = (reuse / path.name).read_bytes()
+        atomic_write(path, lambda f: f.write(data))
     if path.exists():
-        saved = load_checkpoint(path)
-        if saved.get("encoder_config") is not None:
-            enc = build_encoder(saved["encoder_config"], ds.n_leads)
-            enc.load_state_dict(saved["state_dict"])
-            record_provenance(enc, ds.subset("train"))
-            return enc, float(saved.get("seconds", math.nan))
+        saved = _read_saved_encoder(path)
+        enc = build_encoder(saved["encoder_config"], ds.n_leads)
+        enc.load_state_dict(saved["state_dict"])
+        record_provenance(enc, ds.subset("train"))
+        return enc, float(saved.get("seconds", math.nan))
     t0 = time.perf_counter()
     encoder_spec = dict(cfg.encoder) if isinstance(cfg.encoder, dict) else {"name": cfg.encoder}
     if "shared_weights" in options:  # a BELL-style ablation of the encoder's weight sharing
@@ -373,7 +427,8 @@ def _pretrained_encoder(
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     atomic_torch_save(
-        {"format": 1, "encoder_config": result.encoder.config, "seconds": seconds,
+        {"format": ENCODER_FILE_FORMAT, "encoder_config": result.encoder.config,
+         "seconds": seconds,
          "state_dict": result.encoder.state_dict(), "history": result.history},
         path,
     )  # fmt: skip
@@ -387,6 +442,7 @@ def run_comparison(
     progress: bool = True,
     log: Callable[[str], None] = print,
     pretrain_data: ECGDataset | None = None,
+    encoders_from: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) the comparison and write ``results.csv``, ``results.md``, ``results.png``.
 
@@ -403,6 +459,10 @@ def run_comparison(
             PTB-XL's train folds plus HCE from :func:`ecgssl.data.combine_datasets`; its
             train split is used. Evaluation stays on ``dataset``, and the leakage guard
             refuses a test split that shares records or patients with it.
+        encoders_from: The folder of an earlier comparison whose pretrained encoders this
+            one reuses (copied into ``out_dir/encoders``), e.g. a ``linear`` run's for the
+            ``finetune`` protocol; refused unless it pretrained with the same settings on
+            the same data. Methods and seeds it lacks are pretrained here.
 
     Returns:
         Every row of ``results.csv`` (previous and new).
@@ -425,6 +485,11 @@ def run_comparison(
     _write_config(out / "config.json", cfg, resuming=bool(rows),
                   pretrain_data=None if pretrain_data is None else pretrain_data.name,
                   dataset=data)  # fmt: skip
+    reuse = None
+    if encoders_from is not None:
+        reuse = _encoder_source(
+            Path(encoders_from), cfg, None if pretrain_data is None else pretrain_data.name, data
+        )
     _warn_if_few_steps(pre_ds, cfg, log)
     _warn_if_other_rate(dataset, log)
     n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
@@ -446,7 +511,7 @@ def run_comparison(
                     _recalibrate(encoder, pre_ds, int(seed), cfg.device)
             else:
                 encoder, pre_s = _pretrained_encoder(
-                    cfg, label, name, options, pre_ds, int(seed), out, progress
+                    cfg, label, name, options, pre_ds, int(seed), out, progress, reuse
                 )
             t0 = time.perf_counter()
             finetune_cfg = (

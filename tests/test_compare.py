@@ -243,3 +243,54 @@ def test_gain_table_pairs_each_seed_with_random_init():
     assert "| random_init |" not in md
     assert gain_table([r for r in rows if r["method"] != "random_init"]) == ""
     assert gain_table([r for r in rows if r["method"] == "random_init"]) == ""
+
+
+def test_a_second_protocol_reuses_the_first_runs_encoders(tmp_path, monkeypatch):
+    """encoders_from: a finetune comparison takes the linear run's pretrained encoders
+    (copied, nothing pretrained again); another budget or other data is refused."""
+    import ecgssl.compare as compare
+
+    ds = toy()
+    lin = config(methods=["bell", "random_init"], label_fractions=[1.0], n_boot=0)
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        run_comparison(ds, lin, tmp_path / "linear", progress=False, log=lambda s: None)
+
+    def no_pretraining(*a, **k):
+        raise AssertionError("pretrained again")
+
+    monkeypatch.setattr(compare, "pretrain", no_pretraining)
+    ft = config(methods=["bell", "random_init"], label_fractions=[1.0], n_boot=0,
+                protocol="finetune")  # fmt: skip
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        rows = run_comparison(ds, ft, tmp_path / "ft", progress=False, log=lambda s: None,
+                              encoders_from=tmp_path / "linear")  # fmt: skip
+    assert {(r["method"], r["protocol"]) for r in rows} == {
+        ("bell", "finetune"),
+        ("random_init", "finetune"),
+    }
+    copied = tmp_path / "ft" / "encoders" / "bell_seed0.pt"
+    assert copied.read_bytes() == (tmp_path / "linear" / "encoders" / "bell_seed0.pt").read_bytes()
+    with pytest.raises(ValueError, match=r"other settings \(epochs: 1 there, 2 now"):
+        run_comparison(ds, config(epochs=2, protocol="finetune"), tmp_path / "other",
+                       progress=False, encoders_from=tmp_path / "linear")  # fmt: skip
+    with pytest.raises(ValueError, match=r"other settings \(dataset: 'toy: 64 records"):
+        run_comparison(toy(128), ft, tmp_path / "other", progress=False,
+                       encoders_from=tmp_path / "linear")  # fmt: skip
+    with pytest.raises(ValueError, match="earlier `ecgssl compare` run"):
+        run_comparison(ds, ft, tmp_path / "other", progress=False, encoders_from=tmp_path)
+
+
+def test_a_damaged_saved_encoder_is_named_not_used(tmp_path):
+    """A results folder's encoders/ file that is corrupt or not compare's format stops the
+    run with its path and what to do, instead of being loaded or silently replaced."""
+    import torch
+
+    cfg = config(methods=["bell"], label_fractions=[1.0], n_boot=0)
+    saved = tmp_path / "encoders" / "bell_seed0.pt"
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"bell_seed0.pt is corrupt or unreadable.*delete it"):
+        run_comparison(toy(), cfg, tmp_path, progress=False, log=lambda s: None)
+    torch.save({"format": 2, "state_dict": {}}, saved)
+    with pytest.raises(ValueError, match=r"not an encoder file of `ecgssl compare`"):
+        run_comparison(toy(), cfg, tmp_path, progress=False, log=lambda s: None)

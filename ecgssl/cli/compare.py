@@ -82,6 +82,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_amp_arg(c, "pretraining, embedding and fine-tuning")
     c.add_argument("--out", type=Path, default=None,
                    help="output folder (default benchmarks/results/<dataset>)")  # fmt: skip
+    c.add_argument("--encoders-from", type=Path, default=None, metavar="DIR",
+                   help="reuse the pretrained encoders of an earlier comparison's output folder "
+                   "(same budget and data), e.g. to run --protocol finetune after linear")  # fmt: skip
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.set_defaults(handler=run)
     return c
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("benchmarks") / "results" / dataset.name
     t0 = time.perf_counter()
     run_comparison(dataset, config, out, progress=not args.no_progress,
-                   pretrain_data=pretrain_data)  # fmt: skip
+                   pretrain_data=pretrain_data, encoders_from=args.encoders_from)  # fmt: skip
     print(f"\n{(out / 'results.md').read_text()}")
     print(f"finished in {(time.perf_counter() - t0) / 60:.1f} min; wrote {out}/results.csv, "
           f"results.md" + (", results.png" if (out / "results.png").exists() else
