@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -406,7 +406,11 @@ def _pretrained_encoder(
     path = out_dir / "encoders" / f"{label.replace(':', '_').replace('=', '-')}_seed{seed}.pt"
     if not path.exists() and reuse is not None and (reuse / path.name).exists():
         data = (reuse / path.name).read_bytes()
-        atomic_write(path, lambda f: f.write(data))
+
+        def copy(f: IO[bytes]) -> None:
+            f.write(data)
+
+        atomic_write(path, copy)
     if path.exists():
         saved = _read_saved_encoder(path)
         enc = build_encoder(saved["encoder_config"], ds.n_leads)
