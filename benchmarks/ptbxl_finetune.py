@@ -1,9 +1,9 @@
 """Fine-tuning protocols on the PTB-XL dev archive: saved encoders and random init.
 
-Takes encoders saved by ``ptbxl_dev.py --save-encoders DIR`` (``TAG_sSEED.pt``) and/or
+Takes encoders saved by ``ptbxl_dev.py --save-dir DIR`` (``TAG_sSEED.pt``) and/or
 ``--random-seeds``, and fine-tunes each on 10 % label samples of folds 1-7 with early stopping
 on fold 8, once per protocol in the grid ``--head-init`` x ``--encoder-lr-ratio`` x
-``--epochs``. For a saved encoder the untrained encoder with the same initial weights
+``--epochs`` x ``--batchnorm``. For a saved encoder the untrained encoder with the same initial weights
 (``torch.manual_seed(SEED)``, as ptbxl_dev.py builds it) is fine-tuned too, so each row is
 paired; ``--random-seeds`` fine-tunes untrained encoders alone (the supervised baseline).
 

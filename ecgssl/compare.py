@@ -216,6 +216,22 @@ def _dataset_record(dataset: ECGDataset) -> dict[str, Any]:
     return {"summary": dataset.summary(), "classes": [str(c) for c in dataset.classes]}
 
 
+def _config_record(
+    cfg: CompareConfig, pretrain_data: str | None, dataset: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What ``config.json`` holds: the config, the pretraining set's name, the data record
+    and how the baselines are initialised."""
+    record: dict[str, Any] = json.loads(json.dumps(asdict(cfg), default=list))
+    record.update(pretrain_data=pretrain_data, dataset=dataset, baseline_init=BASELINE_INIT)
+    return record
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], fields: Sequence[str]) -> str:
+    """``"key: OLD there, NEW now; ..."`` over the ``fields`` both records hold and differ in."""
+    return "; ".join(f"{k}: {old[k]!r} there, {new[k]!r} now" for k in fields
+                     if k in old and k in new and old[k] != new[k])  # fmt: skip
+
+
 def _write_config(
     path: Path,
     cfg: CompareConfig,
@@ -225,10 +241,7 @@ def _write_config(
 ) -> None:
     """Write ``config.json``; when resuming, refuse a different budget or dataset and merge
     the lists."""
-    new = json.loads(json.dumps(asdict(cfg), default=list))
-    new["pretrain_data"] = pretrain_data
-    new["dataset"] = dataset
-    new["baseline_init"] = BASELINE_INIT
+    new = _config_record(cfg, pretrain_data, dataset)
     if resuming and path.exists():
         try:
             old = json.loads(path.read_text())
@@ -237,9 +250,8 @@ def _write_config(
                 f"cannot read {path} to check the earlier runs' budget: {e}"
             ) from e
         old = {**_LEGACY, **old}
-        diff = {k: (old[k], new[k]) for k in BUDGET_FIELDS if k in old and old[k] != new[k]}
-        if diff:
-            what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+        what = _differences(old, new, BUDGET_FIELDS)
+        if what:
             raise InvalidValueError(
                 f"{path.parent} holds results of another budget ({what}); resuming would mix "
                 "budgets in one table. Use another output folder, or the same settings."
@@ -362,13 +374,13 @@ def _encoder_source(
             f"encoders_from: cannot read {src / 'config.json'} (expected the output folder of "
             f"an earlier `ecgssl compare` run): {e}"
         ) from e
-    new = json.loads(json.dumps(asdict(cfg), default=list))
-    new["pretrain_data"] = pretrain_data
-    diff = {k: (old.get(k), new[k]) for k in PRETRAIN_FIELDS if old.get(k) != new[k]}
-    if old.get("dataset") is not None and old["dataset"] != dataset:
-        diff["dataset"] = (old["dataset"]["summary"], dataset["summary"])
-    if diff:
-        what = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+    new = _config_record(cfg, pretrain_data, dataset)
+    fields = [*PRETRAIN_FIELDS, *(["dataset"] if old.get("dataset") is not None else [])]
+    what = _differences(
+        {**old, "dataset": (old.get("dataset") or {}).get("summary")},
+        {**new, "dataset": dataset["summary"]}, fields,
+    )  # fmt: skip
+    if what:
         raise InvalidValueError(
             f"encoders_from: {src} pretrained with other settings ({what}); its encoders "
             "would not be this comparison's."
@@ -660,9 +672,10 @@ def summary_table(
 
 def gain_table(rows: list[dict[str, Any]], baseline: str = "random_init") -> str:
     """Markdown table of every other method's macro-AUROC gain over ``baseline``, paired by
-    seed (a seed gives the baselines the SSL methods' initial weights): mean ± std over the
-    seeds both hold, and their number. Empty where ``rows`` hold no ``baseline`` row or no
-    other method."""
+    seed (a seed gives the baselines the SSL methods' initial weights; an entry that changes
+    the encoder, such as ``bell:shared_weights=true``, starts from other weights): mean ± std
+    over the seeds both hold, and their number. Empty where ``rows`` hold no ``baseline`` row
+    or no other method."""
     auroc = {(str(r["method"]), int(float(r["seed"])), round(float(r["label_fraction"]), 6)):
              float(r["macro_auroc"]) for r in rows}  # fmt: skip
     base = {(seed, f): v for (m, seed, f), v in auroc.items() if m == baseline}
