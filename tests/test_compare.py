@@ -259,7 +259,7 @@ def test_a_second_protocol_reuses_the_first_runs_encoders(tmp_path, monkeypatch)
         raise AssertionError("pretrained again")
 
     monkeypatch.setattr(compare, "pretrain", no_pretraining)
-    ft = config(methods=["bell", "random_init"], label_fractions=[1.0], n_boot=0,
+    ft = config(methods=["bell", "random_init", "supervised"], label_fractions=[1.0], n_boot=0,
                 protocol="finetune")  # fmt: skip
     with pytest.warns(UserWarning, match="optimiser steps"):
         rows = run_comparison(ds, ft, tmp_path / "ft", progress=False, log=lambda s: None,
@@ -267,7 +267,11 @@ def test_a_second_protocol_reuses_the_first_runs_encoders(tmp_path, monkeypatch)
     assert {(r["method"], r["protocol"]) for r in rows} == {
         ("bell", "finetune"),
         ("random_init", "finetune"),
+        ("supervised", "finetune"),
     }
+    md = (tmp_path / "ft" / "results.md").read_text()
+    # Under fine-tuning, the gains over supervised training from scratch come too.
+    assert "Gain over `random_init`" in md and "Gain over `supervised`" in md
     copied = tmp_path / "ft" / "encoders" / "bell_seed0.pt"
     assert copied.read_bytes() == (tmp_path / "linear" / "encoders" / "bell_seed0.pt").read_bytes()
     with pytest.raises(ValueError, match=r"other settings \(epochs: 1 there, 2 now"):
