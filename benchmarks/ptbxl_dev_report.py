@@ -24,33 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgssl.evaluation.metrics import auroc_rows, macro_auroc
-
-
-def paired_gain_ci(
-    y: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean paired AUROC difference over ``pairs`` of (ssl, random) scores and its bootstrap
-    95 % interval over test records (resamples lacking a class's positives or negatives are
-    redrawn, so every resample averages the same classes). Vectorised over resamples."""
-    gain = float(np.mean([macro_auroc(y, s) - macro_auroc(y, r) for s, r in pairs]))
-    rng = np.random.default_rng(seed)
-    n, idx = len(y), []
-    while len(idx) < n_boot:
-        i = rng.integers(0, n, n)
-        pos = y[i].sum(0)
-        if (pos == 0).any() or (pos == n).any():
-            continue
-        idx.append(i)
-    ib = np.stack(idx)
-    yb = y[ib].transpose(0, 2, 1)  # (resamples, classes, records)
-
-    def macro(scores: np.ndarray) -> np.ndarray:
-        return auroc_rows(yb, scores[ib].transpose(0, 2, 1)).mean(-1)
-
-    draws = np.mean([macro(s) - macro(r) for s, r in pairs], axis=0)
-    lo, hi = np.percentile(draws, [2.5, 97.5])
-    return gain, float(lo), float(hi)
+from ecgssl.evaluation.metrics import macro_auroc, paired_gain_ci
 
 
 def _describe_views(aug: str) -> str:

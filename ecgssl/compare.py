@@ -35,12 +35,13 @@ import torch
 from ecgssl.api import build_encoder, pretrain
 from ecgssl.augment.policies import STRENGTHS, ssl_policy
 from ecgssl.data.base import ECGDataset
-from ecgssl.data.cache import atomic_write
+from ecgssl.data.cache import atomic_write, atomic_write_npz
 from ecgssl.encoders.base import Encoder
 from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.batchnorm import recalibrate_batchnorm
 from ecgssl.evaluation.finetune import FinetuneConfig
 from ecgssl.evaluation.leakage import record_provenance
+from ecgssl.evaluation.metrics import paired_gain_ci
 from ecgssl.evaluation.protocol import PROTOCOLS, EvaluationResult, evaluate_fractions
 from ecgssl.precision import check_amp
 from ecgssl.recipes import SHARED_BUDGET, Recipe
@@ -55,6 +56,7 @@ __all__ = [
     "parse_method",
     "plot_results",
     "run_comparison",
+    "scores_path",
     "summary_table",
 ]
 
@@ -362,6 +364,17 @@ def _recalibrate(encoder: Encoder, ds: ECGDataset, seed: int, device: str) -> No
     recalibrate_batchnorm(encoder, np.asarray(ds.signals[train], dtype=np.float32), device=device)
 
 
+def _stem(label: str) -> str:
+    """A method entry as a file-name stem (``bell:gamma=0.5`` -> ``bell_gamma-0.5``)."""
+    return label.replace(":", "_").replace("=", "-")
+
+
+def scores_path(out_dir: str | Path, label: str, seed: int, fraction: float) -> Path:
+    """Where a comparison keeps one cell's test scores: ``scores/<method>_seed<S>_labels<F>.npz``
+    with ``scores`` (records, classes) and ``y_test``, for paired intervals later."""
+    return Path(out_dir) / "scores" / f"{_stem(label)}_seed{int(seed)}_labels{fraction:g}.npz"
+
+
 def _encoder_source(
     src: Path, cfg: CompareConfig, pretrain_data: str | None, dataset: dict[str, Any],
 ) -> Path:  # fmt: skip
@@ -415,7 +428,7 @@ def _pretrained_encoder(
 ) -> tuple[Encoder, float]:  # fmt: skip
     """Pretrain, or reload the encoder a previous, interrupted run saved (in ``out_dir`` or,
     copied from there, in ``reuse``: another folder's checked ``encoders/``)."""
-    path = out_dir / "encoders" / f"{label.replace(':', '_').replace('=', '-')}_seed{seed}.pt"
+    path = out_dir / "encoders" / f"{_stem(label)}_seed{seed}.pt"
     if not path.exists() and reuse is not None and (reuse / path.name).exists():
         data = (reuse / path.name).read_bytes()
 
@@ -541,8 +554,12 @@ def run_comparison(
                 min_positives_per_class=cfg.min_positives_per_class, amp=cfg.amp,
             )  # fmt: skip
             eval_s = (time.perf_counter() - t0) / len(todo)
+            y_test = np.asarray(dataset.subset("test").labels)
             for res in results:
                 m = res.metrics
+                if res.test_scores is not None:
+                    atomic_write_npz(scores_path(out, label, int(seed), res.label_fraction),
+                                     scores=res.test_scores, y_test=y_test)  # fmt: skip
                 row = {
                     "dataset": dataset.name, "method": label, "seed": int(seed),
                     "label_fraction": res.label_fraction, "protocol": protocol,
@@ -571,7 +588,7 @@ def run_comparison(
     # Under fine-tuning, random_init is trained with the pretrained encoders' protocol (encoder
     # at 0.1 x); supervised trains the same weights at the full rate: the stronger baseline.
     baselines = ["random_init"] + (["supervised"] if cfg.protocol == "finetune" else [])
-    gains = [g for g in (gain_table(mine, b) for b in baselines) if g]
+    gains = [g for g in (gain_table(mine, b, out) for b in baselines) if g]
     (out / "results.md").write_text("\n".join([table, *gains]))
     plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
     return rows
@@ -673,12 +690,19 @@ def summary_table(
     return "\n".join(lines) + "\n"
 
 
-def gain_table(rows: list[dict[str, Any]], baseline: str = "random_init") -> str:
+def gain_table(
+    rows: list[dict[str, Any]],
+    baseline: str = "random_init",
+    results_dir: str | Path | None = None,
+    n_boot: int = 1000,
+) -> str:
     """Markdown table of every other method's macro-AUROC gain over ``baseline``, paired by
     seed (a seed gives the baselines the SSL methods' initial weights; an entry that changes
-    the encoder, such as ``bell:shared_weights=true``, starts from other weights): mean ± std
-    over the seeds both hold, and their number. Empty where ``rows`` hold no ``baseline`` row
-    or no other method."""
+    the encoder, such as ``bell:shared_weights=true``, starts from other weights), over the
+    seeds both hold. Where ``results_dir`` (a comparison's output folder) keeps both sides'
+    test scores (:func:`scores_path`), a cell gives the seed-averaged gain and its 95 % bootstrap interval over test
+    records (:func:`~ecgssl.evaluation.metrics.paired_gain_ci`); otherwise mean ± std over
+    seeds. Empty where ``rows`` hold no ``baseline`` row or no other method."""
     auroc = {(str(r["method"]), int(float(r["seed"])), round(float(r["label_fraction"]), 6)):
              float(r["macro_auroc"]) for r in rows}  # fmt: skip
     base = {(seed, f): v for (m, seed, f), v in auroc.items() if m == baseline}
@@ -686,27 +710,51 @@ def gain_table(rows: list[dict[str, Any]], baseline: str = "random_init") -> str
     if not base or not others:
         return ""
     fractions = sorted({f for _, f in base})
-    lines = [
-        f"Gain over `{baseline}` (macro AUROC; each seed's difference from `{baseline}` of the "
-        "same seed, which starts from the same initial weights; mean ± std over seeds, "
-        "n = seeds):",
-        "",
-        "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |",
-        "|---|" + "---:|" * len(fractions),
-    ]
+
+    def interval(method: str, seeds: list[int], f: float) -> tuple[float, float, float] | None:
+        if results_dir is None:
+            return None
+        files = [(scores_path(results_dir, method, s, f), scores_path(results_dir, baseline, s, f))
+                 for s in seeds]  # fmt: skip
+        if not all(a.is_file() and b.is_file() for a, b in files):
+            return None
+        pairs = []
+        for a, b in files:
+            with np.load(a) as fa, np.load(b) as fb:
+                pairs.append((fa["scores"], fb["scores"]))
+                y_test = fa["y_test"]
+        return paired_gain_ci(y_test, pairs, n_boot=n_boot)
+
+    lines, with_ci = [], False
     for m in others:
         vals = []
         for f in fractions:
-            d = [v - base[(seed, f)] for (mm, seed, ff), v in auroc.items()
-                 if mm == m and ff == f and (seed, f) in base]  # fmt: skip
+            seeds = sorted(s for (mm, s, ff) in auroc if mm == m and ff == f and (s, f) in base)
+            d = [auroc[(m, s, f)] - base[(s, f)] for s in seeds]
+            ci = interval(m, seeds, f) if seeds else None
             if not d:
                 vals.append("–")
+            elif ci is not None:
+                with_ci = True
+                vals.append(f"{ci[0]:+.4f} [{ci[1]:+.4f}, {ci[2]:+.4f}] (n = {len(d)})")
             elif len(d) == 1:
                 vals.append(f"{d[0]:+.4f} (n = 1)")
             else:
                 vals.append(f"{np.mean(d):+.4f} ± {np.std(d, ddof=1):.4f} (n = {len(d)})")
         lines.append(f"| {m} | " + " | ".join(vals) + " |")
-    return "\n".join(lines) + "\n"
+    spread = (
+        "mean over seeds with the 95 % bootstrap interval over test records (every seed's pair "
+        "scored on the same resamples), or mean ± std over seeds where scores are missing"
+        if with_ci else "mean ± std over seeds"
+    )  # fmt: skip
+    head = [
+        f"Gain over `{baseline}` (macro AUROC; each seed's difference from `{baseline}` of the "
+        f"same seed, which starts from the same initial weights; {spread}; n = seeds):",
+        "",
+        "| method | " + " | ".join(f"{f:.0%} labels" for f in fractions) + " |",
+        "|---|" + "---:|" * len(fractions),
+    ]
+    return "\n".join(head + lines) + "\n"
 
 
 def plot_results(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path | None:

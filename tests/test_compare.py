@@ -11,12 +11,12 @@ from ecgssl.compare import CompareConfig, load_results, parse_method, run_compar
 FS = 50.0
 
 
-def toy(n: int = 64) -> ecgssl.ECGDataset:
+def toy(n: int = 64, noise: float = 0.3) -> ecgssl.ECGDataset:
     rng = np.random.default_rng(0)
     t = np.arange(150) / FS
     y = rng.integers(0, 2, n)
     x = np.sin(2 * np.pi * (1 + 2 * y[:, None, None]) * t + rng.uniform(0, 6, (n, 1, 1)))
-    x = x + 0.3 * rng.normal(size=(n, 3, 150))
+    x = x + noise * rng.normal(size=(n, 3, 150))
     split = np.array(["train", "train", "val", "test"] * (n // 4))
     return ecgssl.load_dataset("arrays", signals=x, fs=FS, labels=y, split=split, name="toy")
 
@@ -298,3 +298,32 @@ def test_a_damaged_saved_encoder_is_named_not_used(tmp_path):
     torch.save({"format": 2, "state_dict": {}}, saved)
     with pytest.raises(ValueError, match=r"not an encoder file of `ecgssl compare`"):
         run_comparison(toy(), cfg, tmp_path, progress=False, log=lambda s: None)
+
+
+def test_cells_keep_their_test_scores_for_paired_intervals(tmp_path):
+    """Every cell saves its test scores; results.md then gives each gain over random_init
+    with the paired bootstrap interval those scores allow (the same numbers as
+    paired_gain_ci on them)."""
+    from ecgssl.compare import gain_table, scores_path
+    from ecgssl.evaluation.metrics import macro_auroc, paired_gain_ci
+
+    cfg = config(methods=["bell", "random_init"], label_fractions=[1.0], seeds=[0, 1], n_boot=0)
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        rows = run_comparison(toy(noise=3.0), cfg, tmp_path, progress=False, log=lambda s: None)
+    for r in rows:
+        with np.load(scores_path(tmp_path, r["method"], r["seed"], 1.0)) as f:
+            assert f["scores"].shape == (16, 2) and f["y_test"].shape == (16, 2)
+            assert macro_auroc(f["y_test"], f["scores"]) == pytest.approx(r["macro_auroc"])
+    pairs = []
+    for seed in (0, 1):
+        with np.load(scores_path(tmp_path, "bell", seed, 1.0)) as a, \
+                np.load(scores_path(tmp_path, "random_init", seed, 1.0)) as b:  # fmt: skip
+            pairs.append((a["scores"], b["scores"]))
+            y = a["y_test"]
+    gain, lo, hi = paired_gain_ci(y, pairs)
+    assert lo < hi  # a task hard enough that the two encoders' scores differ
+    md = (tmp_path / "results.md").read_text()
+    assert f"| bell | {gain:+.4f} [{lo:+.4f}, {hi:+.4f}] (n = 2) |" in md
+    assert "95 % bootstrap interval" in md
+    # Without the scores, the table falls back to the spread over seeds.
+    assert "± " in gain_table(rows) and "[" not in gain_table(rows).split("|---|")[1]

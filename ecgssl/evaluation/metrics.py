@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
@@ -21,6 +21,7 @@ __all__ = [
     "macro_auprc",
     "macro_auroc",
     "macro_auroc_or_nan",
+    "paired_gain_ci",
 ]
 
 
@@ -238,3 +239,54 @@ def auroc_rows(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     u = (ranks * y).sum(-1) - pos * (pos + 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((pos > 0) & (neg > 0), u / (pos * neg), np.nan)
+
+
+def paired_gain_ci(
+    y_true: np.ndarray,
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """Mean macro-AUROC difference over ``pairs`` of (method, baseline) test scores of the
+    same records (e.g. one pair per seed), and its percentile bootstrap interval.
+
+    Every resample draws test records with replacement once and scores all pairs on it, so
+    the interval is that of the seed-averaged, paired gain. A resample in which a class loses
+    all its positives or negatives is redrawn, so every resample averages the same classes.
+    Vectorised over resamples.
+
+    Returns:
+        ``(gain, low, high)``.
+    """
+    y = np.asarray(y_true)
+    if not pairs:
+        raise InvalidValueError("paired_gain_ci needs at least one (method, baseline) pair")
+    if not 0 < level < 1:
+        raise InvalidValueError(f"level must be in (0, 1), got {level}")
+    for a, b in pairs:
+        _check(y, a), _check(y, b)
+    gain = float(np.mean([macro_auroc(y, a) - macro_auroc(y, b) for a, b in pairs]))
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    draws: list[np.ndarray] = []
+    cols = np.flatnonzero(_scorable(y))
+    y = y[:, cols]
+    if n_boot < 1 or not len(cols):
+        return gain, math.nan, math.nan
+    while len(draws) < n_boot:
+        i = rng.integers(0, n, n)
+        pos = y[i].sum(0)
+        if (pos == 0).any() or (pos == n).any():
+            continue
+        draws.append(i)
+    ib = np.stack(draws)
+    yb = y[ib].transpose(0, 2, 1)  # (resamples, classes, records)
+
+    def macro(scores: np.ndarray) -> np.ndarray:
+        return auroc_rows(yb, np.asarray(scores)[:, cols][ib].transpose(0, 2, 1)).mean(-1)
+
+    diff = np.mean([macro(a) - macro(b) for a, b in pairs], axis=0)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(diff, [tail, 100 - tail])
+    return gain, float(lo), float(hi)

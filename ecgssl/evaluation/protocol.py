@@ -50,6 +50,9 @@ class EvaluationResult:
         details: Protocol-specific facts (chosen regularisation, validation score...) and the
             label sample's ``min_positives_per_class``, ``n_train_patients`` and
             ``classes_without_positive``.
+        test_scores: The scores (records, classes) the metrics were computed from, one row per
+            test record in the dataset's order: what a paired comparison of two encoders on
+            the same records needs (:func:`ecgssl.evaluation.metrics.paired_gain_ci`).
     """
 
     metrics: dict[str, float]
@@ -58,6 +61,7 @@ class EvaluationResult:
     n_train: int
     n_test: int
     details: dict[str, Any] = field(default_factory=dict)
+    test_scores: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def macro_auroc(self) -> float:
@@ -230,6 +234,7 @@ def evaluate_fractions(
                 n_train=len(idx),
                 n_test=len(parts["test"]),
                 details=details,
+                test_scores=np.asarray(test_scores, dtype=np.float32),
             )
         )
     return results
