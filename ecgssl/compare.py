@@ -53,6 +53,7 @@ __all__ = [
     "CompareConfig",
     "gain_table",
     "load_results",
+    "merge_results",
     "parse_method",
     "plot_results",
     "run_comparison",
@@ -364,6 +365,16 @@ def _recalibrate(encoder: Encoder, ds: ECGDataset, seed: int, device: str) -> No
     recalibrate_batchnorm(encoder, np.asarray(ds.signals[train], dtype=np.float32), device=device)
 
 
+def _copy_file(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` atomically (a reader never sees half a file)."""
+    data = src.read_bytes()
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(dst, write)
+
+
 def _stem(label: str) -> str:
     """A method entry as a file-name stem (``bell:gamma=0.5`` -> ``bell_gamma-0.5``)."""
     return label.replace(":", "_").replace("=", "-")
@@ -430,12 +441,7 @@ def _pretrained_encoder(
     copied from there, in ``reuse``: another folder's checked ``encoders/``)."""
     path = out_dir / "encoders" / f"{_stem(label)}_seed{seed}.pt"
     if not path.exists() and reuse is not None and (reuse / path.name).exists():
-        data = (reuse / path.name).read_bytes()
-
-        def copy(f: IO[bytes]) -> None:
-            f.write(data)
-
-        atomic_write(path, copy)
+        _copy_file(reuse / path.name, path)
     if path.exists():
         saved = _read_saved_encoder(path)
         enc = build_encoder(saved["encoder_config"], ds.n_leads)
@@ -582,15 +588,92 @@ def run_comparison(
                     f"{row['macro_auroc_ci_high']:.3f}]"
                 )
             _write_csv(csv_path, rows)
-    mine = [r for r in rows if r["dataset"] == dataset.name]
-    table = summary_table(mine, cfg, pretrain_data=None if pretrain_data is None else pre_ds.name,
-                          dataset=data["summary"])  # fmt: skip
+    _write_tables(out, [r for r in rows if r["dataset"] == dataset.name], cfg,
+                  None if pretrain_data is None else pre_ds.name, data["summary"])  # fmt: skip
+    return rows
+
+
+def _write_tables(
+    out: Path, rows: list[dict[str, Any]], cfg: CompareConfig, pretrain_data: str | None,
+    data_summary: str | None,
+) -> None:  # fmt: skip
+    """``results.md`` (the summary, then the paired gains) and ``results.png`` of one
+    dataset's rows."""
+    if not rows:
+        return
+    table = summary_table(rows, cfg, pretrain_data=pretrain_data, dataset=data_summary)
     # Under fine-tuning, random_init is trained with the pretrained encoders' protocol (encoder
     # at 0.1 x); supervised trains the same weights at the full rate: the stronger baseline.
     baselines = ["random_init"] + (["supervised"] if cfg.protocol == "finetune" else [])
-    gains = [g for g in (gain_table(mine, b, out) for b in baselines) if g]
+    gains = [g for g in (gain_table(rows, b, out) for b in baselines) if g]
     (out / "results.md").write_text("\n".join([table, *gains]))
-    plot_results(mine, out / "results.png", title=f"{dataset.name}: {cfg.protocol} protocol")
+    plot_results(rows, out / "results.png", title=f"{rows[0]['dataset']}: {cfg.protocol} protocol")
+
+
+def merge_results(
+    out_dir: str | Path, sources: Sequence[str | Path], log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Merge the results folders of one comparison run in parts (e.g. disjoint ``methods``
+    on two machines or cores) into ``out_dir``, and write its tables.
+
+    Every folder must hold the same budget, protocol and data (``config.json``); refused,
+    naming the difference, otherwise. Rows are united by cell (a cell already in
+    ``out_dir``, or in an earlier source, is kept and the later copy skipped); encoders and
+    test scores are copied where ``out_dir`` lacks them; ``config.json`` lists every method,
+    seed and fraction. Nothing is trained or evaluated.
+
+    Returns:
+        Every row of the merged ``results.csv``.
+    """
+    out = Path(out_dir)
+    folders = [out] if (out / "config.json").exists() else []
+    folders += [Path(f) for f in sources if Path(f).resolve() != out.resolve()]
+    if not folders:
+        raise InvalidValueError("merge_results needs at least one results folder to merge")
+    configs = []
+    for f in folders:
+        try:
+            configs.append({**_LEGACY, **json.loads((f / "config.json").read_text())})
+        except (OSError, ValueError) as e:
+            raise InvalidValueError(
+                f"cannot merge {f}: no readable config.json (expected the output folder of an "
+                f"`ecgssl compare` run): {e}"
+            ) from e
+    merged = dict(configs[0])
+    for f, c in zip(folders[1:], configs[1:]):
+        what = _differences(merged, c, [*BUDGET_FIELDS, "dataset"])
+        if what:
+            raise InvalidValueError(
+                f"cannot merge {f} into {out}: another budget or data ({what}); a table mixes "
+                "only runs of the same settings."
+            )
+        for key in ("methods", "label_fractions", "seeds"):
+            merged[key] = list(dict.fromkeys([*merged.get(key, []), *c.get(key, [])]))
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, int, float, str]] = set()
+    skipped = 0
+    for f in folders:
+        for r in load_results(f / "results.csv"):
+            if _cell_key(r) in seen:
+                skipped += 1
+                continue
+            seen.add(_cell_key(r))
+            rows.append(r)
+        for sub, pattern in (("encoders", "*.pt"), ("scores", "*.npz")):
+            for src in sorted((f / sub).glob(pattern)) if f != out else []:
+                if not (out / sub / src.name).exists():
+                    _copy_file(src, out / sub / src.name)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "results.csv", rows)
+    (out / "config.json").write_text(json.dumps(merged, indent=2))
+    cfg = CompareConfig(**{k: merged[k] for k in CompareConfig.__dataclass_fields__ if k in merged})
+    dataset = merged.get("dataset") or {}
+    for name in dict.fromkeys(str(r["dataset"]) for r in rows):
+        _write_tables(out, [r for r in rows if r["dataset"] == name], cfg,
+                      merged.get("pretrain_data"), dataset.get("summary"))  # fmt: skip
+    log(f"merged {len(folders)} folder(s) into {out}: {len(rows)} cells"
+        + (f" ({skipped} duplicate cell(s) kept from the first folder holding them)"
+           if skipped else ""))  # fmt: skip
     return rows
 
 

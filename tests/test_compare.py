@@ -327,3 +327,41 @@ def test_cells_keep_their_test_scores_for_paired_intervals(tmp_path):
     assert "95 % bootstrap interval" in md
     # Without the scores, the table falls back to the spread over seeds.
     assert "± " in gain_table(rows) and "[" not in gain_table(rows).split("|---|")[1]
+
+
+def test_parts_of_one_run_merge_into_one_table(tmp_path, capsys):
+    """Two folders with disjoint methods (one run split over two processes) merge into one:
+    every cell, encoder and score file once, tables over all of them; another budget is
+    refused. The CLI does the same with --merge."""
+    from ecgssl.cli import main
+    from ecgssl.compare import merge_results
+
+    ds = toy(noise=3.0)
+    a = config(methods=["bell"], label_fractions=[1.0], n_boot=0)
+    b = config(methods=["random_init"], label_fractions=[1.0], n_boot=0)
+    with pytest.warns(UserWarning, match="optimiser steps"):
+        run_comparison(ds, a, tmp_path / "a", progress=False, log=lambda s: None)
+    run_comparison(ds, b, tmp_path / "b", progress=False, log=lambda s: None)
+    lines: list[str] = []
+    rows = merge_results(tmp_path / "a", [tmp_path / "b", tmp_path / "b"], log=lines.append)
+    assert sorted(r["method"] for r in rows) == ["bell", "random_init"]
+    assert "1 duplicate cell" in lines[0]
+    saved = load_results(tmp_path / "a" / "results.csv")
+    assert [(r["method"], r["macro_auroc"]) for r in saved] == [
+        (r["method"], r["macro_auroc"]) for r in rows]  # fmt: skip
+    assert (tmp_path / "a" / "scores" / "random_init_seed0_labels1.npz").is_file()
+    md = (tmp_path / "a" / "results.md").read_text()
+    assert "| random_init |" in md and "Gain over `random_init`" in md and "| bell | " in md
+    import json
+
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["methods"] == [
+        "bell", "random_init"]  # fmt: skip
+    run_comparison(ds, config(methods=["random_init"], label_fractions=[1.0], n_boot=0,
+                              finetune_epochs=3), tmp_path / "c", progress=False,
+                   log=lambda s: None)  # fmt: skip
+    with pytest.raises(ValueError, match=r"another budget or data \(finetune_epochs: 2 there"):
+        merge_results(tmp_path / "a", [tmp_path / "c"])
+    with pytest.raises(ValueError, match=r"no readable config\.json"):
+        merge_results(tmp_path / "a", [tmp_path / "nothing"])
+    assert main(["compare", "--merge", str(tmp_path / "b"), "--out", str(tmp_path / "d")]) == 0
+    assert "| random_init |" in capsys.readouterr().out

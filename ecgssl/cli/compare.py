@@ -85,6 +85,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     c.add_argument("--encoders-from", type=Path, default=None, metavar="DIR",
                    help="reuse the pretrained encoders of an earlier comparison's output folder "
                    "(same budget and data), e.g. to run --protocol finetune after linear")  # fmt: skip
+    c.add_argument("--merge", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="merge these results folders (parts of one run, e.g. disjoint --methods "
+                   "on two machines) into --out and write its tables; nothing is trained")  # fmt: skip
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.set_defaults(handler=run)
     return c
@@ -104,7 +107,14 @@ def split_methods(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgssl.compare import CompareConfig, run_comparison
+    from ecgssl.compare import CompareConfig, merge_results, run_comparison
+
+    if args.merge:
+        if args.out is None:
+            raise UserError("--merge needs --out, the folder to merge into")
+        merge_results(args.out, args.merge)
+        print(f"\n{(args.out / 'results.md').read_text()}")
+        return 0
 
     methods = split_methods(args.methods)
     if args.ablations:
