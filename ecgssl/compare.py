@@ -618,7 +618,8 @@ def merge_results(
 
     Every folder must hold the same budget, protocol and data (``config.json``); refused,
     naming the difference, otherwise. Rows are united by cell (a cell already in
-    ``out_dir``, or in an earlier source, is kept and the later copy skipped); encoders and
+    ``out_dir``, or in an earlier source, is kept and the later copy skipped) and ordered by
+    method (in the order the folders list them), seed and label fraction; encoders and
     test scores are copied where ``out_dir`` lacks them; ``config.json`` lists every method,
     seed and fraction. Nothing is trained or evaluated.
 
@@ -663,6 +664,9 @@ def merge_results(
             for src in sorted((f / sub).glob(pattern)) if f != out else []:
                 if not (out / sub / src.name).exists():
                     _copy_file(src, out / sub / src.name)
+    order = {m: i for i, m in enumerate(merged.get("methods", []))}
+    rows.sort(key=lambda r: (order.get(str(r["method"]), len(order)), int(r["seed"]),
+                             float(r["label_fraction"])))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "results.csv", rows)
     (out / "config.json").write_text(json.dumps(merged, indent=2))
