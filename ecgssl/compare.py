@@ -529,6 +529,7 @@ def run_comparison(
     _warn_if_other_rate(dataset, log)
     n_pre = int(np.sum(np.asarray(pre_ds.split) == "train"))
     budget = cfg.budget(n_pre)
+    y_test = np.asarray(dataset.labels)[np.asarray(dataset.split) == "test"]  # saved with scores
     for label in cfg.methods:
         name, options = parse_method(label)
         protocol = "finetune" if name == "supervised" else cfg.protocol
@@ -560,7 +561,6 @@ def run_comparison(
                 min_positives_per_class=cfg.min_positives_per_class, amp=cfg.amp,
             )  # fmt: skip
             eval_s = (time.perf_counter() - t0) / len(todo)
-            y_test = np.asarray(dataset.subset("test").labels)
             for res in results:
                 m = res.metrics
                 if res.test_scores is not None:
