@@ -56,9 +56,9 @@ def readouts(enc: torch.nn.Module, parts: dict, y: dict, fraction: float, label_
         idx = label_fraction_indices(y["train"], fraction, ls, parts["train"].patient_ids)
         for name, z in (("whole", whole), ("mean_embedding", pooled)):
             pr = LinearProbe().fit(z["train"][idx], y["train"][idx], z["val"], y["val"])
-            out[name].append(macro_auroc(y["val"], pr.decision_function(z["val"])))
+            sc = pr.decision_function(z["val"])
+            out[name].append(macro_auroc(y["val"], sc))
             if name == "whole":
-                sc = pr.decision_function(z["val"])
                 per_class.append([roc_auc_score(y["val"][:, c], sc[:, c])
                                   for c in range(y["val"].shape[1])])  # fmt: skip
         rows = (np.asarray(idx)[:, None] * n_win + np.arange(n_win)).ravel()

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ import torch
 from ecgssl.api import build_encoder, pretrain
 from ecgssl.augment.policies import STRENGTHS, ssl_policy
 from ecgssl.data.base import ECGDataset
-from ecgssl.data.cache import atomic_write, atomic_write_npz
+from ecgssl.data.cache import atomic_write_bytes, atomic_write_npz
 from ecgssl.encoders.base import Encoder
 from ecgssl.errors import InvalidValueError
 from ecgssl.evaluation.batchnorm import recalibrate_batchnorm
@@ -341,8 +341,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    data = buf.getvalue().encode()
-    atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def _n_params(encoder: Encoder) -> int:
@@ -363,16 +362,6 @@ def _recalibrate(encoder: Encoder, ds: ECGDataset, seed: int, device: str) -> No
     if len(train) > BN_RECORDS:
         train = np.sort(np.random.default_rng(seed).choice(train, BN_RECORDS, replace=False))
     recalibrate_batchnorm(encoder, np.asarray(ds.signals[train], dtype=np.float32), device=device)
-
-
-def _copy_file(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` atomically (a reader never sees half a file)."""
-    data = src.read_bytes()
-
-    def write(f: IO[bytes]) -> None:
-        f.write(data)
-
-    atomic_write(dst, write)
 
 
 def _stem(label: str) -> str:
@@ -398,12 +387,10 @@ def _encoder_source(
             f"encoders_from: cannot read {src / 'config.json'} (expected the output folder of "
             f"an earlier `ecgssl compare` run): {e}"
         ) from e
-    new = _config_record(cfg, pretrain_data, dataset)
-    fields = [*PRETRAIN_FIELDS, *(["dataset"] if old.get("dataset") is not None else [])]
-    what = _differences(
-        {**old, "dataset": (old.get("dataset") or {}).get("summary")},
-        {**new, "dataset": dataset["summary"]}, fields,
-    )  # fmt: skip
+    parts = [_differences(old, _config_record(cfg, pretrain_data, dataset), PRETRAIN_FIELDS)]
+    if old.get("dataset") is not None and old["dataset"] != dataset:
+        parts.append(f"dataset: {old['dataset']['summary']!r} there, {dataset['summary']!r} now")
+    what = "; ".join(p for p in parts if p)
     if what:
         raise InvalidValueError(
             f"encoders_from: {src} pretrained with other settings ({what}); its encoders "
@@ -441,7 +428,7 @@ def _pretrained_encoder(
     copied from there, in ``reuse``: another folder's checked ``encoders/``)."""
     path = out_dir / "encoders" / f"{_stem(label)}_seed{seed}.pt"
     if not path.exists() and reuse is not None and (reuse / path.name).exists():
-        _copy_file(reuse / path.name, path)
+        atomic_write_bytes(path, (reuse / path.name).read_bytes())
     if path.exists():
         saved = _read_saved_encoder(path)
         enc = build_encoder(saved["encoder_config"], ds.n_leads)
@@ -663,18 +650,17 @@ def merge_results(
         for sub, pattern in (("encoders", "*.pt"), ("scores", "*.npz")):
             for src in sorted((f / sub).glob(pattern)) if f != out else []:
                 if not (out / sub / src.name).exists():
-                    _copy_file(src, out / sub / src.name)
+                    atomic_write_bytes(out / sub / src.name, src.read_bytes())
     order = {m: i for i, m in enumerate(merged.get("methods", []))}
     rows.sort(key=lambda r: (order.get(str(r["method"]), len(order)), int(r["seed"]),
                              float(r["label_fraction"])))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "results.csv", rows)
-    (out / "config.json").write_text(json.dumps(merged, indent=2))
+    atomic_write_bytes(out / "config.json", json.dumps(merged, indent=2).encode())
     cfg = CompareConfig(**{k: merged[k] for k in CompareConfig.__dataclass_fields__ if k in merged})
-    dataset = merged.get("dataset") or {}
-    for name in dict.fromkeys(str(r["dataset"]) for r in rows):
-        _write_tables(out, [r for r in rows if r["dataset"] == name], cfg,
-                      merged.get("pretrain_data"), dataset.get("summary"))  # fmt: skip
+    # One folder holds one dataset: resuming and merging refuse other data.
+    _write_tables(out, rows, cfg, merged.get("pretrain_data"),
+                  (merged.get("dataset") or {}).get("summary"))  # fmt: skip
     log(f"merged {len(folders)} folder(s) into {out}: {len(rows)} cells"
         + (f" ({skipped} duplicate cell(s) kept from the first folder holding them)"
            if skipped else ""))  # fmt: skip
@@ -879,5 +865,4 @@ def plot_results(rows: list[dict[str, Any]], path: str | Path, title: str = "") 
     buf = io.BytesIO()
     fig.savefig(buf, dpi=120)
     plt.close(fig)
-    data = buf.getvalue()
-    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
+    return atomic_write_bytes(path, buf.getvalue())

@@ -17,6 +17,7 @@ from ecgssl.errors import InvalidValueError
 
 __all__ = [
     "atomic_write",
+    "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_npz",
     "cache_dir",
@@ -70,6 +71,11 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     return path
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
+
+
 def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     """Save arrays as an uncompressed ``.npz`` atomically."""
     return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
@@ -77,8 +83,7 @@ def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     """Save ``obj`` as JSON atomically."""
-    data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
-    return atomic_write(path, lambda f: f.write(data))  # type: ignore[arg-type]
+    return atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
