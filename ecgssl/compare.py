@@ -267,7 +267,7 @@ def _write_config(
             )
         for key in ("methods", "label_fractions", "seeds"):
             new[key] = list(dict.fromkeys([*old.get(key, []), *new[key]]))
-    path.write_text(json.dumps(new, indent=2))
+    atomic_write_bytes(path, json.dumps(new, indent=2).encode())
 
 
 #: Below this many optimiser steps per pretraining, a comparison mostly measures initialisation.
@@ -589,11 +589,11 @@ def _write_tables(
     if not rows:
         return
     table = summary_table(rows, cfg, pretrain_data=pretrain_data, dataset=data_summary)
-    # Under fine-tuning, random_init is trained with the pretrained encoders' protocol (encoder
-    # at 0.1 x); supervised trains the same weights at the full rate: the stronger baseline.
-    baselines = ["random_init"] + (["supervised"] if cfg.protocol == "finetune" else [])
-    gains = [g for g in (gain_table(rows, b, out) for b in baselines) if g]
-    (out / "results.md").write_text("\n".join([table, *gains]))
+    # supervised trains the same initial weights end to end on the labels at the full rate:
+    # the question "pretrain, or just train on my labels?" (under fine-tuning, random_init is
+    # trained with the pretrained encoders' protocol, encoder at 0.1 x: the weaker baseline).
+    gains = [g for g in (gain_table(rows, b, out) for b in ("random_init", "supervised")) if g]
+    atomic_write_bytes(out / "results.md", "\n".join([table, *gains]).encode())
     plot_results(rows, out / "results.png", title=f"{rows[0]['dataset']}: {cfg.protocol} protocol")
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ecgssl.data.cache import atomic_write_bytes
 from ecgssl.encoders.base import Encoder
 from ecgssl.encoders.pretrained import encoder_card, json_ready
 from ecgssl.errors import (
@@ -236,7 +237,7 @@ def export(
                       "dynamic_batch": True, "dynamic_time": dynamic_time,
                       "torch_version": str(torch.__version__)}  # fmt: skip
     card_path = base.with_suffix(".json")
-    card_path.write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write_bytes(card_path, (json.dumps(info, indent=2) + "\n").encode())
     return ExportedFiles(program=out, card=card_path, format=format)
 
 

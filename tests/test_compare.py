@@ -50,6 +50,8 @@ def test_runs_every_cell_writes_outputs_and_resumes(tmp_path):
     for m in ("bell", "bell:gamma=0.5", "simclr", "random_init", "supervised"):
         assert f"| {m} |" in md
     assert "25% labels" in md and "100% labels" in md
+    # Paired gains over both baselines: an untrained encoder, and training from scratch.
+    assert "Gain over `random_init`" in md and "Gain over `supervised`" in md
     assert (tmp_path / "encoders").is_dir()
     # Running again finds every cell done: no new rows, no new log lines.
     lines.clear()
@@ -270,8 +272,10 @@ def test_a_second_protocol_reuses_the_first_runs_encoders(tmp_path, monkeypatch)
         ("supervised", "finetune"),
     }
     md = (tmp_path / "ft" / "results.md").read_text()
-    # Under fine-tuning, the gains over supervised training from scratch come too.
+    # Both baselines' gains: the untrained encoder, and supervised training from scratch.
     assert "Gain over `random_init`" in md and "Gain over `supervised`" in md
+    # The linear run had no supervised row: no table against it.
+    assert "Gain over `supervised`" not in (tmp_path / "linear" / "results.md").read_text()
     copied = tmp_path / "ft" / "encoders" / "bell_seed0.pt"
     assert copied.read_bytes() == (tmp_path / "linear" / "encoders" / "bell_seed0.pt").read_bytes()
     with pytest.raises(ValueError, match=r"other settings \(epochs: 1 there, 2 now"):

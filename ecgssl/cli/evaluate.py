@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import ecgssl
+    from ecgssl.data.cache import atomic_write_bytes
     from ecgssl.training.encoder_files import read_encoder
 
     fracs = fractions(args.label_fractions)
@@ -108,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         summary = {"encoder": str(args.encoder), "card": card, "protocol": args.protocol,
                    "dataset": dataset.name, "results": rows}  # fmt: skip
-        args.out.write_text(json.dumps(summary, indent=2))
+        atomic_write_bytes(args.out, json.dumps(summary, indent=2).encode())
         print(f"wrote {args.out}")
     return 0

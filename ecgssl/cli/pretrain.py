@@ -303,7 +303,9 @@ def _run_one(
             for r in rows
         ],
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    from ecgssl.data.cache import atomic_write_bytes
+
+    atomic_write_bytes(out / "results.json", json.dumps(summary, indent=2).encode())
     print(f"\nwrote {folder} (config.json + model.safetensors) and {out / 'results.json'}")
     print(f"export it with: ecgssl export {folder} --out {out / 'export'}")
     return rows
