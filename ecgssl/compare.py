@@ -621,7 +621,9 @@ def merge_results(
     configs = []
     for f in folders:
         try:
-            configs.append({**_LEGACY, **json.loads((f / "config.json").read_text())})
+            saved = json.loads((f / "config.json").read_text())
+            # keys of older versions at the end: a merged config.json keeps the runs' key order
+            configs.append({**saved, **{k: v for k, v in _LEGACY.items() if k not in saved}})
         except (OSError, ValueError) as e:
             raise InvalidValueError(
                 f"cannot merge {f}: no readable config.json (expected the output folder of an "
