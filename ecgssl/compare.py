@@ -211,6 +211,12 @@ _LEGACY = {"min_positives_per_class": 1, "pretrain_data": None, "amp": "auto",
            "baseline_init": "seed+10000"}  # fmt: skip
 
 
+def _with_legacy(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved ``config.json`` with the fields it predates set to their old values (added at
+    the end, so that a merged config keeps the runs' key order)."""
+    return {**saved, **{k: v for k, v in _LEGACY.items() if k not in saved}}
+
+
 def _dataset_record(dataset: ECGDataset) -> dict[str, Any]:
     """What a results folder says about the data it was scored on: the one-line summary
     (records, leads, samples, fs, classes, split sizes) and the class names. Loader options
@@ -252,7 +258,7 @@ def _write_config(
             raise InvalidValueError(
                 f"cannot read {path} to check the earlier runs' budget: {e}"
             ) from e
-        old = {**_LEGACY, **old}
+        old = _with_legacy(old)
         what = _differences(old, new, BUDGET_FIELDS)
         if what:
             raise InvalidValueError(
@@ -381,7 +387,7 @@ def _encoder_source(
     """``src/encoders`` after checking that ``src`` (an earlier comparison's folder) pretrained
     with the same settings (:data:`PRETRAIN_FIELDS`) on the same data."""
     try:
-        old = {**_LEGACY, **json.loads((src / "config.json").read_text())}
+        old = _with_legacy(json.loads((src / "config.json").read_text()))
     except (OSError, ValueError) as e:
         raise InvalidValueError(
             f"encoders_from: cannot read {src / 'config.json'} (expected the output folder of "
@@ -621,9 +627,7 @@ def merge_results(
     configs = []
     for f in folders:
         try:
-            saved = json.loads((f / "config.json").read_text())
-            # keys of older versions at the end: a merged config.json keeps the runs' key order
-            configs.append({**saved, **{k: v for k, v in _LEGACY.items() if k not in saved}})
+            configs.append(_with_legacy(json.loads((f / "config.json").read_text())))
         except (OSError, ValueError) as e:
             raise InvalidValueError(
                 f"cannot merge {f}: no readable config.json (expected the output folder of an "
